@@ -1,0 +1,62 @@
+//! `cellchain`: the command line of a CellChain consortium.
+//!
+//! Each subcommand lives in its own module with its clap arguments and a `run`
+//! function returning the process exit code; `main` only parses and dispatches.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd_channel;
+mod cmd_crypto;
+mod cmd_identity;
+mod cmd_policy;
+
+#[derive(Parser)]
+#[command(
+    name = "cellchain",
+    version,
+    about = "CellChain: a permissioned ledger for advanced-therapy supply chains",
+    long_about = None,
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate certificate authorities and identities for a network.
+    #[command(subcommand)]
+    Crypto(cmd_crypto::CryptoCommand),
+    /// Evaluate endorsement policies.
+    #[command(subcommand)]
+    Policy(cmd_policy::PolicyCommand),
+    /// Inspect and verify X.509 identities.
+    #[command(subcommand)]
+    Identity(cmd_identity::IdentityCommand),
+    /// Channel configuration and genesis blocks.
+    #[command(subcommand)]
+    Channel(cmd_channel::ChannelCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crypto(c) => cmd_crypto::run(c),
+        Command::Policy(c) => cmd_policy::run(c),
+        Command::Identity(c) => cmd_identity::run(c),
+        Command::Channel(c) => cmd_channel::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One clear line, then the chain of causes.
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
