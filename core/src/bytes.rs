@@ -55,7 +55,12 @@ impl fmt::Debug for Bytes {
         if self.0.len() <= 32 {
             write!(f, "Bytes({})", hex::encode(&self.0))
         } else {
-            write!(f, "Bytes({} bytes, {}..)", self.0.len(), hex::encode(&self.0[..16]))
+            write!(
+                f,
+                "Bytes({} bytes, {}..)",
+                self.0.len(),
+                hex::encode(&self.0[..16])
+            )
         }
     }
 }

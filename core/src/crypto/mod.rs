@@ -37,7 +37,9 @@ impl PublicKey {
             ),
         })?;
         p256::ecdsa::VerifyingKey::from_sec1_bytes(&arr).map_err(|_| {
-            CryptoError::BadPublicKey { reason: "the point is not on the P-256 curve".into() }
+            CryptoError::BadPublicKey {
+                reason: "the point is not on the P-256 curve".into(),
+            }
         })?;
         Ok(PublicKey(arr))
     }
@@ -124,9 +126,10 @@ pub fn signer_from_pkcs8_pem(
     provider: &dyn CryptoProvider,
     pem_text: &str,
 ) -> Result<Box<dyn Signer>, CryptoError> {
-    let (label, der) = der::pem::decode_vec(pem_text.as_bytes()).map_err(|e| {
-        CryptoError::BadPrivateKey { reason: format!("not PEM: {e}") }
-    })?;
+    let (label, der) =
+        der::pem::decode_vec(pem_text.as_bytes()).map_err(|e| CryptoError::BadPrivateKey {
+            reason: format!("not PEM: {e}"),
+        })?;
     if label != "PRIVATE KEY" {
         return Err(CryptoError::BadPrivateKey {
             reason: format!(
@@ -140,8 +143,8 @@ pub fn signer_from_pkcs8_pem(
 
 /// Parses a DER signature strictly and refuses high-S: the rule both providers share.
 pub(crate) fn parse_low_s(signature: &[u8]) -> Result<p256::ecdsa::Signature, CryptoError> {
-    let sig = p256::ecdsa::Signature::from_der(signature)
-        .map_err(|_| CryptoError::MalformedSignature)?;
+    let sig =
+        p256::ecdsa::Signature::from_der(signature).map_err(|_| CryptoError::MalformedSignature)?;
     if sig.normalize_s().is_some() {
         return Err(CryptoError::HighS);
     }
@@ -150,8 +153,8 @@ pub(crate) fn parse_low_s(signature: &[u8]) -> Result<p256::ecdsa::Signature, Cr
 
 /// Rewrites a signature into low-S form (DER in, DER out).
 pub(crate) fn to_low_s_der(signature: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let sig = p256::ecdsa::Signature::from_der(signature)
-        .map_err(|_| CryptoError::MalformedSignature)?;
+    let sig =
+        p256::ecdsa::Signature::from_der(signature).map_err(|_| CryptoError::MalformedSignature)?;
     let sig = sig.normalize_s().unwrap_or(sig);
     Ok(sig.to_der().as_bytes().to_vec())
 }

@@ -20,7 +20,9 @@ impl Signer for P256Signer {
         let sig: Signature = self
             .key
             .try_sign(msg)
-            .map_err(|e| CryptoError::SigningFailed { reason: e.to_string() })?;
+            .map_err(|e| CryptoError::SigningFailed {
+                reason: e.to_string(),
+            })?;
         let sig = sig.normalize_s().unwrap_or(sig);
         Ok(sig.to_der().as_bytes().to_vec())
     }
@@ -36,8 +38,9 @@ impl CryptoProvider for P256Provider {
     }
 
     fn signer_from_pkcs8_der(&self, der: &[u8]) -> Result<Box<dyn Signer>, CryptoError> {
-        let key = SigningKey::from_pkcs8_der(der)
-            .map_err(|e| CryptoError::BadPrivateKey { reason: e.to_string() })?;
+        let key = SigningKey::from_pkcs8_der(der).map_err(|e| CryptoError::BadPrivateKey {
+            reason: e.to_string(),
+        })?;
         let point = key.verifying_key().to_encoded_point(false);
         let public = PublicKey::from_sec1(point.as_bytes())?;
         Ok(Box::new(P256Signer { key, public }))
@@ -45,8 +48,11 @@ impl CryptoProvider for P256Provider {
 
     fn verify(&self, key: &PublicKey, msg: &[u8], signature: &[u8]) -> Result<(), CryptoError> {
         let sig = parse_low_s(signature)?;
-        let vk = VerifyingKey::from_sec1_bytes(key.as_bytes())
-            .map_err(|_| CryptoError::BadPublicKey { reason: "not on the curve".into() })?;
+        let vk = VerifyingKey::from_sec1_bytes(key.as_bytes()).map_err(|_| {
+            CryptoError::BadPublicKey {
+                reason: "not on the curve".into(),
+            }
+        })?;
         vk.verify(msg, &sig).map_err(|_| CryptoError::BadSignature)
     }
 }

@@ -23,7 +23,9 @@ impl Signer for RingSigner {
         let sig = self
             .key
             .sign(&self.rng, msg)
-            .map_err(|_| CryptoError::SigningFailed { reason: "ring refused to sign".into() })?;
+            .map_err(|_| CryptoError::SigningFailed {
+                reason: "ring refused to sign".into(),
+            })?;
         // ring does not normalise s; about half of its signatures need the flip.
         to_low_s_der(sig.as_ref())
     }
@@ -40,8 +42,12 @@ impl CryptoProvider for RingProvider {
 
     fn signer_from_pkcs8_der(&self, der: &[u8]) -> Result<Box<dyn Signer>, CryptoError> {
         let rng = SystemRandom::new();
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, der, &rng)
-            .map_err(|e| CryptoError::BadPrivateKey { reason: e.to_string() })?;
+        let key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, der, &rng).map_err(|e| {
+                CryptoError::BadPrivateKey {
+                    reason: e.to_string(),
+                }
+            })?;
         let public = PublicKey::from_sec1(key.public_key().as_ref())?;
         Ok(Box::new(RingSigner { key, rng, public }))
     }

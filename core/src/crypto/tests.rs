@@ -44,8 +44,14 @@ fn each_provider_verifies_the_others_signatures() {
 #[test]
 fn both_providers_derive_the_same_public_key() {
     let der = fresh_pkcs8();
-    let a = P256Provider.signer_from_pkcs8_der(&der).unwrap().public_key();
-    let b = RingProvider.signer_from_pkcs8_der(&der).unwrap().public_key();
+    let a = P256Provider
+        .signer_from_pkcs8_der(&der)
+        .unwrap()
+        .public_key();
+    let b = RingProvider
+        .signer_from_pkcs8_der(&der)
+        .unwrap()
+        .public_key();
     assert_eq!(a, b);
 }
 
@@ -69,7 +75,12 @@ fn openssl_vector_high_s_refused_normalised_accepted() {
     for p in providers() {
         let signer = signer_from_pkcs8_pem(p.as_ref(), OPENSSL_KEY).unwrap();
         let pk = signer.public_key();
-        assert_eq!(p.verify(&pk, OPENSSL_MSG, &sig), Err(CryptoError::HighS), "{}", p.name());
+        assert_eq!(
+            p.verify(&pk, OPENSSL_MSG, &sig),
+            Err(CryptoError::HighS),
+            "{}",
+            p.name()
+        );
         p.verify(&pk, OPENSSL_MSG, &low).unwrap();
     }
 }
@@ -79,8 +90,14 @@ fn malformed_signature_is_a_typed_error() {
     let der = fresh_pkcs8();
     for p in providers() {
         let pk = p.signer_from_pkcs8_der(&der).unwrap().public_key();
-        assert_eq!(p.verify(&pk, b"m", b"\x30\x02junk"), Err(CryptoError::MalformedSignature));
-        assert_eq!(p.verify(&pk, b"m", b""), Err(CryptoError::MalformedSignature));
+        assert_eq!(
+            p.verify(&pk, b"m", b"\x30\x02junk"),
+            Err(CryptoError::MalformedSignature)
+        );
+        assert_eq!(
+            p.verify(&pk, b"m", b""),
+            Err(CryptoError::MalformedSignature)
+        );
     }
 }
 
@@ -106,6 +123,12 @@ fn public_key_rejects_points_off_the_curve() {
     let mut bad = [0u8; 65];
     bad[0] = 4;
     bad[1] = 1;
-    assert!(matches!(PublicKey::from_sec1(&bad), Err(CryptoError::BadPublicKey { .. })));
-    assert!(matches!(PublicKey::from_sec1(&[4u8; 33]), Err(CryptoError::BadPublicKey { .. })));
+    assert!(matches!(
+        PublicKey::from_sec1(&bad),
+        Err(CryptoError::BadPublicKey { .. })
+    ));
+    assert!(matches!(
+        PublicKey::from_sec1(&[4u8; 33]),
+        Err(CryptoError::BadPublicKey { .. })
+    ));
 }
