@@ -11,6 +11,7 @@ mod cmd_channel;
 mod cmd_crypto;
 mod cmd_identity;
 mod cmd_policy;
+mod cryptogen;
 
 #[derive(Parser)]
 #[command(

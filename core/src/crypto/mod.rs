@@ -161,3 +161,11 @@ pub(crate) fn to_low_s_der(signature: &[u8]) -> Result<Vec<u8>, CryptoError> {
 
 #[cfg(test)]
 mod tests;
+
+/// A fresh 24-byte nonce from the operating system's random source, for tx ids.
+pub fn random_nonce() -> Vec<u8> {
+    use rand_core::RngCore;
+    let mut n = vec![0u8; 24];
+    rand_core::OsRng.fill_bytes(&mut n);
+    n
+}
