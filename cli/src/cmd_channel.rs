@@ -35,6 +35,10 @@ pub enum ChannelCommand {
         /// Which channel of the file; defaults to the first one listed.
         #[arg(long)]
         channel: Option<String>,
+        /// Replace an existing block file. A channel has exactly one genesis block:
+        /// nodes that joined with the old one will refuse the new one.
+        #[arg(long)]
+        force: bool,
     },
     /// Verify a genesis block and print the channel it defines.
     Inspect {
@@ -54,7 +58,17 @@ pub fn run(cmd: ChannelCommand) -> anyhow::Result<ExitCode> {
             crypto,
             output,
             channel,
-        } => genesis(&config, &crypto, &output, channel.as_deref()),
+            force,
+        } => {
+            if output.exists() && !force {
+                bail!(
+                    "{} already exists: a channel has one genesis block, and nodes that joined \
+                     with it refuse another (pass --force to replace it anyway)",
+                    output.display()
+                );
+            }
+            genesis(&config, &crypto, &output, channel.as_deref())
+        }
         ChannelCommand::Inspect { block, json } => inspect(&block, json),
     }
 }

@@ -26,6 +26,33 @@ fn bench(c: &mut Criterion) {
     c.bench_function("sha256_1KiB", |b| {
         b.iter(|| cellchain_core::bytes::sha256(&msg))
     });
+    bench_identity(c);
+}
+
+/// Validating a certificate against its organisation's CA: parse, chain signature
+/// (p256), validity, revocation, role. Nodes pay this once per new certificate.
+fn bench_identity(c: &mut Criterion) {
+    use cellchain_core::identity::{Msp, Revocation};
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+
+    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(DnType::CommonName, "ca.bench");
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = p.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(DnType::CommonName, "peer0");
+    p.distinguished_name
+        .push(DnType::OrganizationalUnitName, "peer");
+    let leaf = p.signed_by(&key, &ca, &ca_key).unwrap().pem();
+    let msp = Msp::new("BenchMSP", &[ca.pem()], &Revocation::default()).unwrap();
+    let now = 1_800_000_000;
+    c.bench_function("msp/validate_pem", |b| {
+        b.iter(|| msp.validate(&leaf, now).unwrap())
+    });
 }
 
 criterion_group!(benches, bench);

@@ -65,7 +65,13 @@ impl Millis {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} B", self.0)
+        const KIB: u64 = 1024;
+        const MIB: u64 = 1024 * 1024;
+        match self.0 {
+            n if n >= MIB && n % MIB == 0 => write!(f, "{} MiB", n / MIB),
+            n if n >= KIB && n % KIB == 0 => write!(f, "{} KiB", n / KIB),
+            n => write!(f, "{n} B"),
+        }
     }
 }
 
@@ -125,6 +131,13 @@ mod tests {
         assert_eq!(ByteSize::parse("100").unwrap().0, 100);
         assert!(ByteSize::parse("2 parsecs").unwrap_err().contains("unit"));
         assert!(ByteSize::parse("lots").is_err());
+    }
+
+    #[test]
+    fn sizes_display_in_the_largest_exact_binary_unit() {
+        assert_eq!(ByteSize(2 * 1024 * 1024).to_string(), "2 MiB");
+        assert_eq!(ByteSize(512 * 1024).to_string(), "512 KiB");
+        assert_eq!(ByteSize(2_000_000).to_string(), "2000000 B");
     }
 
     #[test]
