@@ -3,7 +3,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::*;
 
 const NETWORK: &str = r#"
 name: test
@@ -25,26 +28,6 @@ channels:
   - { name: main, organizations: [HospMSP, CdmoMSP, CourierMSP], consenters: [orderer0] }
   - { name: private, organizations: [HospMSP, CdmoMSP], consenters: [orderer0] }
 "#;
-
-fn cellchain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cellchain"))
-        .args(args)
-        .output()
-        .expect("run cellchain")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// Network file and crypto material in a temporary directory.
 fn setup() -> tempfile::TempDir {

@@ -12,6 +12,9 @@ use std::process::{Command, Output};
 use cellchain_core::crypto::{default_provider, signer_from_pkcs8_pem};
 use cellchain_core::identity::{Identity, Role};
 
+mod common;
+use common::*;
+
 const NETWORK: &str = r#"
 name: test
 organizations:
@@ -51,26 +54,6 @@ fn expected() -> Vec<(&'static str, &'static str, Role, BTreeMap<String, String>
         ("Org2MSP", "nodes/orderer0", Role::Orderer, BTreeMap::new()),
         ("Org2MSP", "users/alice", Role::Client, BTreeMap::new()),
     ]
-}
-
-fn cellchain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cellchain"))
-        .args(args)
-        .output()
-        .expect("run cellchain")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// Writes `yaml` and runs `crypto generate` into `dir/out`; returns the output.

@@ -3,8 +3,8 @@
 //! cannot read.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 use cellchain_core::identity::{Identity, Role};
 use rcgen::{
@@ -12,6 +12,9 @@ use rcgen::{
     SerialNumber,
 };
 use time::OffsetDateTime;
+
+mod common;
+use common::*;
 
 const NETWORK: &str = r#"
 name: test
@@ -74,26 +77,6 @@ impl Net {
 const CA1: &str = "Org1MSP/ca/ca.pem";
 const QP1: &str = "Org1MSP/users/qp1/cert.pem";
 const PEER2: &str = "Org2MSP/nodes/peer0/cert.pem";
-
-fn cellchain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cellchain"))
-        .args(args)
-        .output()
-        .expect("run cellchain")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// Asserts exit 1 with `invalid: ...` containing `needle`.
 fn assert_invalid(out: &Output, needle: &str) {

@@ -1,26 +1,8 @@
 //! `cellchain policy eval|check`: exit codes 0 (satisfied / valid), 1 (not
 //! satisfied), 2 (malformed policy or argument), and what is printed.
 
-use std::process::{Command, Output};
-
-fn cellchain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cellchain"))
-        .args(args)
-        .output()
-        .expect("run cellchain")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::*;
 
 const TWO_OF_THREE: &str = "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')";
 
