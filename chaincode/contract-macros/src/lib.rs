@@ -1,0 +1,1 @@
+//! The #[contract] and #[transaction] attribute macros of cellchain-contract (being written).

@@ -1,0 +1,1 @@
+//! The guest API CellChain contracts are written against (being written).

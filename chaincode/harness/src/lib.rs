@@ -1,0 +1,1 @@
+//! Test harness for CellChain contracts: natively and through the real wasm runtime (being written).

@@ -1,0 +1,1 @@
+//! The endorser's wasmtime runtime for CellChain chaincode (being written).

@@ -1,0 +1,1 @@
+//! A starting CellChain contract with its tests (being written).

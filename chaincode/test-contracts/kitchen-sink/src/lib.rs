@@ -1,0 +1,1 @@
+//! Test contract exercising every chaincode API call (being written).
