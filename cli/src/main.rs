@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cmd_chaincode;
 mod cmd_channel;
 mod cmd_crypto;
 mod cmd_identity;
@@ -39,6 +40,9 @@ enum Command {
     /// Channel configuration and genesis blocks.
     #[command(subcommand)]
     Channel(cmd_channel::ChannelCommand),
+    /// Build, test-run and scaffold chaincode (Rust contracts compiled to wasm).
+    #[command(subcommand)]
+    Chaincode(cmd_chaincode::ChaincodeCommand),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Command::Policy(c) => cmd_policy::run(c),
         Command::Identity(c) => cmd_identity::run(c),
         Command::Channel(c) => cmd_channel::run(c),
+        Command::Chaincode(c) => cmd_chaincode::run(c),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,13 @@
 //! wasm32-unknown-unknown` (the `contract` profile in the workspace's Cargo.toml:
 //! optimised, LTO, one codegen unit, stripped, panic=abort), then read the module
 //! and its SHA-256, which is the chaincode's identity in the lifecycle.
+//!
+//! The `#[contract]` macro emits the wasm entry points only when the contract is
+//! the package being built (`CARGO_PRIMARY_PACKAGE`), so one contract can use
+//! another as a library. Cargo does not track that variable (rust-lang/cargo#14678):
+//! a contract compiled earlier as someone's dependency may be reused without its
+//! entry points. The builder therefore checks the module's exports and, if the
+//! entry point is missing, rebuilds the contract in a target directory of its own.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,6 +48,8 @@ pub enum BuildError {
     Failed { package: String, stderr: String },
     #[error("cargo built {package} but {path} is missing: is it a `cdylib` crate (crate-type = [\"cdylib\", \"rlib\"])?")]
     NoModule { package: String, path: PathBuf },
+    #[error("{package}: the module has no `cellchain_invoke` export; does the crate have a `#[contract]` impl block?")]
+    NoEntryPoint { package: String },
 }
 
 fn cargo() -> Command {
@@ -56,6 +65,23 @@ pub fn build_contract(crate_dir: &Path) -> Result<BuiltContract, BuildError> {
         });
     }
     let (package, target_dir) = metadata(&manifest)?;
+    let built = cargo_build(&manifest, &package, &target_dir)?;
+    if exports_entry_point(&built.wasm) {
+        return Ok(built);
+    }
+    let isolated = target_dir.join("contract-isolated").join(&package);
+    let built = cargo_build(&manifest, &package, &isolated)?;
+    if exports_entry_point(&built.wasm) {
+        return Ok(built);
+    }
+    Err(BuildError::NoEntryPoint { package })
+}
+
+fn cargo_build(
+    manifest: &Path,
+    package: &str,
+    target_dir: &Path,
+) -> Result<BuiltContract, BuildError> {
     let out = cargo()
         .args([
             "build",
@@ -67,7 +93,8 @@ pub fn build_contract(crate_dir: &Path) -> Result<BuiltContract, BuildError> {
             WASM_TARGET,
             "--manifest-path",
         ])
-        .arg(&manifest)
+        .arg(manifest)
+        .env("CARGO_TARGET_DIR", target_dir)
         .output()
         .map_err(|e| BuildError::Cargo {
             reason: e.to_string(),
@@ -79,23 +106,41 @@ pub fn build_contract(crate_dir: &Path) -> Result<BuiltContract, BuildError> {
         {
             return Err(BuildError::TargetMissing);
         }
-        return Err(BuildError::Failed { package, stderr });
+        return Err(BuildError::Failed {
+            package: package.to_string(),
+            stderr,
+        });
     }
     let wasm_path = target_dir
         .join(WASM_TARGET)
         .join(PROFILE)
         .join(format!("{}.wasm", package.replace('-', "_")));
     let wasm = std::fs::read(&wasm_path).map_err(|_| BuildError::NoModule {
-        package: package.clone(),
+        package: package.to_string(),
         path: wasm_path.clone(),
     })?;
     let sha256 = sha256(&wasm);
     Ok(BuiltContract {
-        package,
+        package: package.to_string(),
         wasm_path,
         wasm,
         sha256,
     })
+}
+
+/// Whether the module exports the ABI's entry point.
+fn exports_entry_point(wasm: &[u8]) -> bool {
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(wasmparser::Payload::ExportSection(exports)) = payload else {
+            continue;
+        };
+        for e in exports.into_iter().flatten() {
+            if e.name == "cellchain_invoke" {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// The package name of the manifest and the workspace's target directory.
