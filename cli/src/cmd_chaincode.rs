@@ -16,6 +16,9 @@ pub enum ChaincodeCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Run one invocation of a .wasm module locally, through the endorser's
+    /// runtime, and print the response, read/write set, events and fuel used.
+    Simulate(SimulateArgs),
     /// Start a new contract crate from the template (layout, tests included).
     New {
         /// The crate name, e.g. `cold-chain-audit` (lower case, digits, '-').
@@ -31,9 +34,55 @@ pub enum ChaincodeCommand {
     },
 }
 
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// The chaincode module.
+    #[arg(long)]
+    pub wasm: PathBuf,
+    /// The function to call.
+    #[arg(long = "fn")]
+    pub function: String,
+    /// Arguments as JSON: an array (positional), an object (named), or one value.
+    #[arg(long, default_value = "[]")]
+    pub args: String,
+    /// The caller's certificate (PEM). Without it, a local client identity of
+    /// organisation LocalMSP is used.
+    #[arg(long)]
+    pub caller: Option<PathBuf>,
+    /// The caller's CA certificate; by default found from the crypto directory
+    /// layout (`<MSPID>/users|nodes/<name>/cert.pem` -> `<MSPID>/ca/ca.pem`).
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// The caller's MSP id; by default the `<MSPID>` directory of the certificate.
+    #[arg(long)]
+    pub msp_id: Option<String>,
+    /// Committed state to run against (JSON; see `cellchain chaincode simulate --help`):
+    /// `{"public": {"NAMESPACE": {"KEY": VALUE}}, "private": {"NAMESPACE": {"COLLECTION": {"KEY": VALUE}}}}`.
+    /// A value is stored as its JSON text, except a string "base64:..." which is
+    /// stored as the decoded bytes.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// A transient (private) input, KEY=VALUE; repeatable.
+    #[arg(long = "transient", value_name = "KEY=VALUE")]
+    pub transient: Vec<String>,
+    /// The chaincode name (its state namespace).
+    #[arg(long, default_value = "cc")]
+    pub name: String,
+    /// The channel name the contract sees.
+    #[arg(long, default_value = "localchannel")]
+    pub channel: String,
+    /// Fuel for this invocation (default: the production limit).
+    #[arg(long)]
+    pub fuel: Option<u64>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub fn run(cmd: ChaincodeCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ChaincodeCommand::Build { path, output } => build(&path, output.as_deref()),
+        ChaincodeCommand::Simulate(args) => crate::simulate::run(&args),
         ChaincodeCommand::New {
             name,
             dir,

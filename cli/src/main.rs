@@ -13,6 +13,7 @@ mod cmd_crypto;
 mod cmd_identity;
 mod cmd_policy;
 mod cryptogen;
+mod simulate;
 
 #[derive(Parser)]
 #[command(
