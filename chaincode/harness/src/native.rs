@@ -1,20 +1,22 @@
 //! Running contracts natively: [`NativeHarness`].
 //!
-//! The harness owns a [`MemoryState`] (the committed world state of a pretend
-//! channel), a set of deployed contracts (each a Rust type implementing
+//! The harness owns a [`Channel`] (the committed world state of a pretend
+//! channel, and the proposal context tests choose: caller, timestamp, limits)
+//! and a set of deployed contracts (each a Rust type implementing
 //! `cellchain_contract::Contract`, under a chaincode name that is its
-//! namespace), and the proposal context tests choose: the caller, the
-//! timestamp, transient inputs. Each invocation runs `cellchain_contract::run`
-//! with a [`NativeHost`] that serves every host call from a fresh
-//! `TxSimulator`, exactly as the wasm runtime serves the imports, and turns the
-//! result into an [`Outcome`]. `submit` then applies a successful invocation's
-//! writes as a committer would for a valid transaction (block `n + 1`, tx 0);
-//! `invoke` and `evaluate` leave the state alone.
+//! namespace). Each invocation runs `cellchain_contract::run` with a
+//! [`NativeHost`] that serves every host call from a fresh `TxSimulator`,
+//! exactly as the wasm runtime serves the imports, and turns the result into
+//! an [`Outcome`]. `submit` then applies a successful invocation's writes as a
+//! committer would for a valid transaction (block `n + 1`, tx 0); `invoke` and
+//! `evaluate` leave the state alone.
 //!
-//! What differs from the wasm runtime, on purpose: no fuel, memory or time
-//! limits (hostile code is tested through wasm), and a panic unwinds instead of
-//! aborting; it is caught and reported as status 500 with its message, as the
-//! wasm panic hook reports it.
+//! What differs from the wasm runtime ([`crate::WasmHarness`]), on purpose: no
+//! fuel, memory or time limits and none of the runtime's own caps on host-call
+//! arguments (hostile code is tested through wasm); a panic unwinds instead of
+//! aborting, and is caught and reported as status 500 with its message (the
+//! runtime's message wraps the same text); and a failed (500) invocation
+//! still shows the read/write set it had recorded, which the runtime discards.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -30,7 +32,7 @@ use cellchain_simulator::{Limits, MemoryState, SimError, SimulationOutput, TxSim
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{caller, Invocation, LogLine, Outcome, DEFAULT_CHANNEL, DEFAULT_TIMESTAMP};
+use crate::{Backend, Channel, Harness, Invocation, LogLine, Outcome};
 
 /// A deployed contract: its entry point and its metadata, as plain functions.
 #[derive(Clone, Copy)]
@@ -40,17 +42,12 @@ struct Deployed {
 }
 
 /// An in-memory channel running contracts natively. See the module docs.
+///
+/// Its methods are those of [`Harness`]; they are also inherent methods, so
+/// tests that do not import the trait keep working.
 pub struct NativeHarness {
-    state: MemoryState,
+    channel: Channel,
     contracts: BTreeMap<String, Deployed>,
-    caller: Caller,
-    channel_id: String,
-    timestamp: Timestamp,
-    limits: Limits,
-    /// The number of the last committed block (0: only genesis).
-    height: u64,
-    /// Invocations so far, for default tx ids.
-    seq: u64,
 }
 
 impl Default for NativeHarness {
@@ -59,20 +56,40 @@ impl Default for NativeHarness {
     }
 }
 
+impl Harness for NativeHarness {
+    fn backend(&self) -> Backend {
+        Backend::Native
+    }
+
+    fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    fn channel_mut(&mut self) -> &mut Channel {
+        &mut self.channel
+    }
+
+    fn invoke_with(&mut self, invocation: Invocation) -> Outcome {
+        self.simulate(invocation).0
+    }
+
+    fn submit_with(&mut self, invocation: Invocation) -> Outcome {
+        let (mut outcome, output) = self.simulate(invocation);
+        if outcome.is_ok() {
+            outcome.committed = Some(self.channel.commit(&output));
+        }
+        outcome
+    }
+}
+
 impl NativeHarness {
-    /// An empty channel [`DEFAULT_CHANNEL`] at height 0, the caller
-    /// `caller("Org1MSP")`, the clock at [`DEFAULT_TIMESTAMP`] and the host's
-    /// default limits.
+    /// An empty channel [`crate::DEFAULT_CHANNEL`] at height 0, the caller
+    /// `caller("Org1MSP")`, the clock at [`crate::DEFAULT_TIMESTAMP`] and the
+    /// host's default limits.
     pub fn new() -> Self {
         NativeHarness {
-            state: MemoryState::new(),
+            channel: Channel::new(),
             contracts: BTreeMap::new(),
-            caller: caller("Org1MSP").build(),
-            channel_id: DEFAULT_CHANNEL.to_string(),
-            timestamp: DEFAULT_TIMESTAMP,
-            limits: Limits::default(),
-            height: 0,
-            seq: 0,
         }
     }
 
@@ -94,84 +111,119 @@ impl NativeHarness {
         (self.deployed(contract).metadata)()
     }
 
-    /// Signs the following invocations as `caller` (see [`crate::caller`]).
+    // The inherent twins of the `Harness` methods: existing tests call them
+    // without importing the trait.
+
+    /// See [`Harness::set_caller`].
     pub fn set_caller(&mut self, caller: impl Into<Caller>) -> &mut Self {
-        self.caller = caller.into();
-        self
+        Harness::set_caller(self, caller)
     }
 
+    /// See [`Harness::caller`].
     pub fn caller(&self) -> &Caller {
-        &self.caller
+        Harness::caller(self)
     }
 
+    /// See [`Harness::set_channel_id`].
     pub fn set_channel_id(&mut self, channel_id: &str) -> &mut Self {
-        self.channel_id = channel_id.to_string();
-        self
+        Harness::set_channel_id(self, channel_id)
     }
 
-    /// The proposal timestamp of the following invocations.
+    /// See [`Harness::set_timestamp`].
     pub fn set_timestamp(&mut self, timestamp: Timestamp) -> &mut Self {
-        self.timestamp = timestamp;
-        self
+        Harness::set_timestamp(self, timestamp)
     }
 
+    /// See [`Harness::advance_time`].
     pub fn advance_time(&mut self, seconds: i64) -> &mut Self {
-        self.timestamp.seconds += seconds;
-        self
+        Harness::advance_time(self, seconds)
     }
 
+    /// See [`Harness::timestamp`].
     pub fn timestamp(&self) -> Timestamp {
-        self.timestamp
+        Harness::timestamp(self)
     }
 
-    /// The limits the host enforces (sizes, events, range pages).
+    /// See [`Harness::set_limits`].
     pub fn set_limits(&mut self, limits: Limits) -> &mut Self {
-        self.limits = limits;
-        self
+        Harness::set_limits(self, limits)
     }
 
-    /// The number of the last committed block.
+    /// See [`Harness::height`].
     pub fn height(&self) -> u64 {
-        self.height
+        Harness::height(self)
     }
 
-    // ---- invocations -------------------------------------------------------
-
-    /// Runs `function` of `contract` with `args` (see [`Invocation::new`]) and
-    /// returns what it did, without committing anything.
+    /// See [`Harness::invoke`].
     pub fn invoke(&mut self, contract: &str, function: &str, args: Value) -> Outcome {
-        self.invoke_with(Invocation::new(contract, function, args))
+        Harness::invoke(self, contract, function, args)
     }
 
-    /// A query: the same as [`NativeHarness::invoke`], named for readability.
+    /// See [`Harness::evaluate`].
     pub fn evaluate(&mut self, contract: &str, function: &str, args: Value) -> Outcome {
-        self.invoke(contract, function, args)
+        Harness::evaluate(self, contract, function, args)
     }
 
-    /// Runs the function and, if it succeeded (200), commits its writes at the
-    /// next block, as a committer would for a valid transaction.
+    /// See [`Harness::submit`].
     pub fn submit(&mut self, contract: &str, function: &str, args: Value) -> Outcome {
-        self.submit_with(Invocation::new(contract, function, args))
+        Harness::submit(self, contract, function, args)
     }
 
-    /// [`NativeHarness::invoke`] of a fully described invocation.
+    /// See [`Harness::invoke_with`].
     pub fn invoke_with(&mut self, invocation: Invocation) -> Outcome {
-        self.simulate(invocation).0
+        Harness::invoke_with(self, invocation)
     }
 
-    /// [`NativeHarness::submit`] of a fully described invocation.
+    /// See [`Harness::submit_with`].
     pub fn submit_with(&mut self, invocation: Invocation) -> Outcome {
-        let (mut outcome, output) = self.simulate(invocation);
-        if outcome.is_ok() {
-            self.height += 1;
-            let version = Version {
-                block: self.height,
-                tx: 0,
-            };
-            self.state.apply(&output, version);
-            outcome.committed = Some(version);
-        }
-        outcome
+        Harness::submit_with(self, invocation)
+    }
+
+    /// See [`Harness::state`].
+    pub fn state(&self) -> &MemoryState {
+        Harness::state(self)
+    }
+
+    /// See [`Harness::state_mut`].
+    pub fn state_mut(&mut self) -> &mut MemoryState {
+        Harness::state_mut(self)
+    }
+
+    /// See [`Harness::get_state`].
+    pub fn get_state(&self, contract: &str, key: &str) -> Option<Vec<u8>> {
+        Harness::get_state(self, contract, key)
+    }
+
+    /// See [`Harness::get_state_json`].
+    #[track_caller]
+    pub fn get_state_json<T: DeserializeOwned>(&self, contract: &str, key: &str) -> Option<T> {
+        Harness::get_state_json(self, contract, key)
+    }
+
+    /// See [`Harness::version`].
+    pub fn version(&self, contract: &str, key: &str) -> Option<Version> {
+        Harness::version(self, contract, key)
+    }
+
+    /// See [`Harness::get_private`].
+    pub fn get_private(&self, contract: &str, collection: &str, key: &str) -> Option<Vec<u8>> {
+        Harness::get_private(self, contract, collection, key)
+    }
+
+    /// See [`Harness::put_state`].
+    pub fn put_state(&mut self, contract: &str, key: &str, value: &[u8]) -> Version {
+        Harness::put_state(self, contract, key, value)
+    }
+
+    /// See [`Harness::put_private`].
+    pub fn put_private(
+        &mut self,
+        contract: &str,
+        collection: &str,
+        key: &str,
+        value: &[u8],
+    ) -> Version {
+        Harness::put_private(self, contract, collection, key, value)
     }
 
     fn deployed(&self, contract: &str) -> Deployed {
@@ -185,23 +237,20 @@ impl NativeHarness {
 
     fn simulate(&mut self, inv: Invocation) -> (Outcome, SimulationOutput) {
         let deployed = self.deployed(&inv.contract);
-        self.seq += 1;
+        let p = self.channel.propose(inv);
         let input = Input {
-            function: inv.function,
-            args: inv.args,
-            tx_id: inv.tx_id.unwrap_or_else(|| {
-                sha256(format!("native-harness/{}/{}", self.channel_id, self.seq).as_bytes())
-                    .to_hex()
-            }),
-            channel_id: self.channel_id.clone(),
-            timestamp: inv.timestamp.unwrap_or(self.timestamp),
-            caller: inv.caller.unwrap_or_else(|| self.caller.clone()),
-            transient_keys: inv.transient.keys().cloned().collect(),
+            function: p.function,
+            args: p.args,
+            tx_id: p.tx_id,
+            channel_id: p.channel_id,
+            timestamp: p.timestamp,
+            caller: p.caller,
+            transient_keys: p.transient.keys().cloned().collect(),
         };
         let mut host = HarnessHost {
-            sim: TxSimulator::new(&self.state, &inv.contract, self.limits),
+            sim: TxSimulator::new(self.channel.state(), &p.contract, self.channel.limits()),
             input: serde_json::to_vec(&input).expect("the input is plain JSON"),
-            transient: &inv.transient,
+            transient: &p.transient,
             response: None,
             logs: Vec::new(),
         };
@@ -238,83 +287,6 @@ impl NativeHarness {
             committed: None,
         };
         (outcome, output)
-    }
-
-    // ---- state -------------------------------------------------------------
-
-    /// The committed world state.
-    pub fn state(&self) -> &MemoryState {
-        &self.state
-    }
-
-    /// The committed world state, for setups the helpers below do not cover.
-    pub fn state_mut(&mut self) -> &mut MemoryState {
-        &mut self.state
-    }
-
-    /// The committed value of `key` in namespace `contract`.
-    pub fn get_state(&self, contract: &str, key: &str) -> Option<Vec<u8>> {
-        self.state
-            .public
-            .get(contract)
-            .and_then(|m| m.get(key))
-            .map(|(v, _)| v.clone())
-    }
-
-    /// [`NativeHarness::get_state`] decoded from JSON (panics if it is not a `T`).
-    #[track_caller]
-    pub fn get_state_json<T: DeserializeOwned>(&self, contract: &str, key: &str) -> Option<T> {
-        self.get_state(contract, key).map(|v| {
-            serde_json::from_slice(&v).unwrap_or_else(|e| panic!("{key:?} holds no such JSON: {e}"))
-        })
-    }
-
-    /// The version that last wrote `key`.
-    pub fn version(&self, contract: &str, key: &str) -> Option<Version> {
-        self.state
-            .public
-            .get(contract)
-            .and_then(|m| m.get(key))
-            .map(|(_, ver)| *ver)
-    }
-
-    /// A committed private value.
-    pub fn get_private(&self, contract: &str, collection: &str, key: &str) -> Option<Vec<u8>> {
-        self.state
-            .private
-            .get(&(contract.to_string(), collection.to_string()))
-            .and_then(|m| m.get(key))
-            .map(|(v, _)| v.clone())
-    }
-
-    /// Test setup: commits `value` under `key` in namespace `contract` in a new
-    /// block, as if a transaction had written it.
-    pub fn put_state(&mut self, contract: &str, key: &str, value: &[u8]) -> Version {
-        self.height += 1;
-        let version = Version {
-            block: self.height,
-            tx: 0,
-        };
-        self.state.put(contract, key, value, version);
-        version
-    }
-
-    /// Test setup: commits a private value in a new block.
-    pub fn put_private(
-        &mut self,
-        contract: &str,
-        collection: &str,
-        key: &str,
-        value: &[u8],
-    ) -> Version {
-        self.height += 1;
-        let version = Version {
-            block: self.height,
-            tx: 0,
-        };
-        self.state
-            .put_private(contract, collection, key, value, version);
-        version
     }
 }
 
@@ -457,7 +429,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::KvRead;
+    use crate::{caller, KvRead};
 
     struct Counter;
 

@@ -148,7 +148,15 @@ fn validate_id(id: &str) -> Result<(), RegistryError> {
 
 #[cfg(test)]
 mod tests {
-    use cellchain_chaincode_harness::{caller, KvRead, NativeHarness, Version};
+    //! Every transaction and every refusal, each scenario run twice by
+    //! `both!`: natively (`<name>::native`, the quick loop, debuggable like
+    //! any Rust) and as the built .wasm in the endorser's runtime with its
+    //! production limits (`<name>::wasm`), so what native code cannot show
+    //! (fuel, memory, size caps, wasm features) shows in `cargo test` too.
+
+    use cellchain_chaincode_harness::{
+        both, caller, Harness, KvRead, NativeHarness, Version, WasmHarness,
+    };
     use serde_json::json;
 
     use super::*;
@@ -156,15 +164,35 @@ mod tests {
 
     const NS: &str = "registry";
 
-    /// A channel with the registry deployed and a member of Org1 calling.
-    fn setup() -> NativeHarness {
+    /// A channel with the registry deployed natively and a member of Org1
+    /// calling.
+    fn native() -> NativeHarness {
         let mut h = NativeHarness::new();
         h.deploy::<SampleRegistry>(NS);
         h.set_caller(caller("Org1MSP").common_name("alice"));
         h
     }
 
-    fn register(h: &mut NativeHarness, id: &str) -> Item {
+    /// The same with this crate built to .wasm (once per test run).
+    fn wasm() -> WasmHarness {
+        let mut h = WasmHarness::new();
+        h.deploy_crate(NS, env!("CARGO_MANIFEST_DIR"));
+        h.set_caller(caller("Org1MSP").common_name("alice"));
+        h
+    }
+
+    both!(
+        register_stores_the_item_and_its_owner_index,
+        positional_and_named_requests_are_both_accepted,
+        an_id_is_registered_once,
+        malformed_requests_are_refused,
+        the_owner_transfers_and_the_index_follows,
+        only_the_owning_organisation_may_transfer,
+        transfers_need_an_item_a_new_owner_and_a_change,
+        queries_read_without_writing,
+    );
+
+    fn register(h: &mut impl Harness, id: &str) -> Item {
         h.submit(
             NS,
             "register",
@@ -173,9 +201,7 @@ mod tests {
         .json()
     }
 
-    #[test]
-    fn register_stores_the_item_and_its_owner_index() {
-        let mut h = setup();
+    fn register_stores_the_item_and_its_owner_index(h: &mut impl Harness) {
         let out = h.submit(
             NS,
             "register",
@@ -220,9 +246,7 @@ mod tests {
         assert_eq!(h.get_state_json::<Item>(NS, &key), Some(item));
     }
 
-    #[test]
-    fn positional_and_named_requests_are_both_accepted() {
-        let mut h = setup();
+    fn positional_and_named_requests_are_both_accepted(h: &mut impl Harness) {
         h.submit(
             NS,
             "register",
@@ -233,10 +257,8 @@ mod tests {
         h.submit(NS, "get_item", json!({"id": "a"})).assert_ok();
     }
 
-    #[test]
-    fn an_id_is_registered_once() {
-        let mut h = setup();
-        register(&mut h, "pump-7");
+    fn an_id_is_registered_once(h: &mut impl Harness) {
+        register(h, "pump-7");
         h.set_caller(caller("Org2MSP"));
         h.submit(
             NS,
@@ -246,9 +268,7 @@ mod tests {
         .assert_error(400, "item pump-7 is already registered (owned by Org1MSP)");
     }
 
-    #[test]
-    fn malformed_requests_are_refused() {
-        let mut h = setup();
+    fn malformed_requests_are_refused(h: &mut impl Harness) {
         for (id, reason) in [
             ("", "it is empty"),
             ("has space", "letters, digits"),
@@ -271,10 +291,8 @@ mod tests {
         assert_eq!(h.height(), 0, "no failed call was committed");
     }
 
-    #[test]
-    fn the_owner_transfers_and_the_index_follows() {
-        let mut h = setup();
-        register(&mut h, "pump-7");
+    fn the_owner_transfers_and_the_index_follows(h: &mut impl Harness) {
+        register(h, "pump-7");
         let registered_at = h.version(NS, &item_key("pump-7").unwrap()).unwrap();
         h.advance_time(60);
         let out = h.submit(
@@ -315,10 +333,8 @@ mod tests {
         assert!(org1.is_empty());
     }
 
-    #[test]
-    fn only_the_owning_organisation_may_transfer() {
-        let mut h = setup();
-        register(&mut h, "pump-7");
+    fn only_the_owning_organisation_may_transfer(h: &mut impl Harness) {
+        register(h, "pump-7");
         h.set_caller(caller("Org2MSP").common_name("mallory"));
         let out = h.submit(
             NS,
@@ -338,10 +354,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn transfers_need_an_item_a_new_owner_and_a_change() {
-        let mut h = setup();
-        register(&mut h, "pump-7");
+    fn transfers_need_an_item_a_new_owner_and_a_change(h: &mut impl Harness) {
+        register(h, "pump-7");
         h.submit(
             NS,
             "transfer",
@@ -358,13 +372,11 @@ mod tests {
         .assert_error(400, "item pump-7 is already owned by Org1MSP");
     }
 
-    #[test]
-    fn queries_read_without_writing() {
-        let mut h = setup();
-        register(&mut h, "b");
-        register(&mut h, "a");
+    fn queries_read_without_writing(h: &mut impl Harness) {
+        register(h, "b");
+        register(h, "a");
         h.set_caller(caller("Org2MSP"));
-        register(&mut h, "c");
+        register(h, "c");
 
         let out = h.evaluate(NS, "get_item", json!(["a"]));
         assert_eq!(out.json::<Item>().id, "a");
@@ -400,7 +412,7 @@ mod tests {
 
     #[test]
     fn metadata_marks_queries() {
-        let m = setup().metadata(NS);
+        let m = native().metadata(NS);
         let flags: Vec<(&str, bool)> = m
             .functions
             .iter()

@@ -1,10 +1,14 @@
-//! Every transaction of the kitchen sink and every refusal, natively through
-//! the harness, asserting on responses, read/write sets, private hashes,
-//! events and logs.
+//! Every transaction of the kitchen sink and every refusal, asserting on
+//! responses, read/write sets, private hashes, events and logs. Each scenario
+//! runs twice (`both!`): natively through the harness (`<name>::native`) and
+//! as the built .wasm in the endorser's runtime with its production limits
+//! (`<name>::wasm`). `native_and_wasm_agree_byte_for_byte` then runs every
+//! function both ways in lockstep and compares the signed bytes.
 
 use cellchain_chaincode_harness::{
-    caller, sha256, Invocation, KvRead, KvReadHash, KvWrite, KvWriteHash, Limits, LogLevel,
-    NativeHarness, Outcome, RangeQueryInfo, Timestamp, Version, VALIDATION_PARAMETER,
+    both, caller, sha256, Backend, Harness, Invocation, KvRead, KvReadHash, KvWrite, KvWriteHash,
+    Limits, LogLevel, NativeHarness, Outcome, RangeQueryInfo, Timestamp, Version, WasmHarness,
+    VALIDATION_PARAMETER,
 };
 use serde_json::{json, Value};
 
@@ -14,11 +18,50 @@ use crate::KitchenSink;
 
 const NS: &str = "sink";
 
-fn setup() -> NativeHarness {
+fn native() -> NativeHarness {
     let mut h = NativeHarness::new();
     h.deploy::<KitchenSink>(NS);
     h
 }
+
+/// The kitchen sink built to .wasm (once per test run) in the runtime.
+fn wasm() -> WasmHarness {
+    let mut h = WasmHarness::new();
+    h.deploy_crate(NS, env!("CARGO_MANIFEST_DIR"));
+    h
+}
+
+both!(
+    put_records_a_write_and_get_a_versioned_read,
+    json_values_round_trip,
+    del_records_a_delete,
+    reads_never_see_the_transactions_own_writes,
+    rw10_reads_ten_keys_and_writes_ten,
+    echo_returns_its_argument_and_touches_nothing,
+    empty_and_oversized_keys_are_refused,
+    ranges_return_simple_keys_and_record_the_scan,
+    long_ranges_are_fetched_page_by_page_from_the_host,
+    paginated_ranges_hand_out_bookmarks,
+    simple_ranges_refuse_composite_bounds,
+    composite_keys_are_written_queried_by_prefix_and_split,
+    invalid_composite_keys_are_refused,
+    private_values_reach_the_block_only_as_hashes,
+    private_writes_need_their_transient_input_and_a_collection,
+    transient_inputs_are_visible_to_the_call_only,
+    events_are_kept_in_order_with_their_payloads,
+    too_many_events_or_an_unnamed_event_are_refused,
+    whoami_reports_the_caller_and_the_proposal,
+    roles_come_from_the_certificate_attribute,
+    key_policies_become_metadata_writes,
+    a_malformed_key_policy_fails_the_invocation,
+    sha256_is_computed_by_the_host,
+    p256_signatures_verify_only_for_the_signed_message,
+    cross_contract_reads_are_recorded_in_the_other_namespace,
+    a_domain_error_reaches_the_client_and_commits_nothing,
+    float_results_with_nan_are_stored_as_null,
+    logs_are_captured_at_each_level_and_truncated,
+    unknown_functions_and_bad_arguments_are_domain_errors,
+);
 
 fn write(key: &str, value: &str) -> KvWrite {
     KvWrite {
@@ -46,9 +89,7 @@ fn ns(out: &Outcome) -> &cellchain_chaincode_harness::NsRwSet {
 
 // ---- public state ------------------------------------------------------------
 
-#[test]
-fn put_records_a_write_and_get_a_versioned_read() {
-    let mut h = setup();
+fn put_records_a_write_and_get_a_versioned_read(h: &mut impl Harness) {
     let out = h.submit(NS, "put", json!(["k", "v1"]));
     out.assert_ok();
     assert_eq!(out.payload(), b"null");
@@ -66,9 +107,7 @@ fn put_records_a_write_and_get_a_versioned_read() {
     assert_eq!(ns(&out).reads, [read("absent", None)]);
 }
 
-#[test]
-fn json_values_round_trip() {
-    let mut h = setup();
+fn json_values_round_trip(h: &mut impl Harness) {
     let doc = json!({"temp": -150.5, "ok": true, "tags": ["a"]});
     h.submit(NS, "put_json", json!(["doc", doc])).assert_ok();
     assert_eq!(h.get_state_json::<Value>(NS, "doc"), Some(doc.clone()));
@@ -79,9 +118,7 @@ fn json_values_round_trip() {
         .assert_error(400, "the value of \"text\" is not the expected JSON");
 }
 
-#[test]
-fn del_records_a_delete() {
-    let mut h = setup();
+fn del_records_a_delete(h: &mut impl Harness) {
     h.submit(NS, "put", json!(["k", "v"])).assert_ok();
     let out = h.submit(NS, "del", json!(["k"]));
     assert_eq!(
@@ -95,9 +132,7 @@ fn del_records_a_delete() {
     assert_eq!(h.get_state(NS, "k"), None);
 }
 
-#[test]
-fn reads_never_see_the_transactions_own_writes() {
-    let mut h = setup();
+fn reads_never_see_the_transactions_own_writes(h: &mut impl Harness) {
     let out = h.submit(NS, "read_own_write", json!(["k", "v1"]));
     assert_eq!(out.json::<Option<String>>(), None);
     let out = h.submit(NS, "read_own_write", json!(["k", "v2"]));
@@ -106,9 +141,7 @@ fn reads_never_see_the_transactions_own_writes() {
     assert_eq!(ns(&out).writes, [write("k", "v2")]);
 }
 
-#[test]
-fn rw10_reads_ten_keys_and_writes_ten() {
-    let mut h = setup();
+fn rw10_reads_ten_keys_and_writes_ten(h: &mut impl Harness) {
     let out = h.submit(NS, "rw10", json!(["acct", "1"]));
     assert_eq!(out.json::<u32>(), 0);
     assert_eq!(ns(&out).reads.len(), 10);
@@ -120,9 +153,7 @@ fn rw10_reads_ten_keys_and_writes_ten() {
     assert_eq!(ns(&out).writes[9], write("acct9", "2"));
 }
 
-#[test]
-fn echo_returns_its_argument_and_touches_nothing() {
-    let mut h = setup();
+fn echo_returns_its_argument_and_touches_nothing(h: &mut impl Harness) {
     let value = json!({"nested": [1, 2.5, null, "x"]});
     let out = h.evaluate(NS, "echo", json!([value]));
     assert_eq!(out.value(), value);
@@ -130,9 +161,7 @@ fn echo_returns_its_argument_and_touches_nothing() {
     assert!(ns(&out).reads.is_empty() && ns(&out).range_queries.is_empty());
 }
 
-#[test]
-fn empty_and_oversized_keys_are_refused() {
-    let mut h = setup();
+fn empty_and_oversized_keys_are_refused(h: &mut impl Harness) {
     // The guest refuses an empty key as a domain error ...
     h.submit(NS, "put", json!(["", "v"]))
         .assert_error(400, "empty key");
@@ -145,17 +174,15 @@ fn empty_and_oversized_keys_are_refused() {
 
 // ---- ranges and composite keys -------------------------------------------------
 
-fn seed(h: &mut NativeHarness, keys: &[&str]) {
+fn seed(h: &mut impl Harness, keys: &[&str]) {
     for k in keys {
         h.submit(NS, "put", json!([k, format!("v-{k}")]))
             .assert_ok();
     }
 }
 
-#[test]
-fn ranges_return_simple_keys_and_record_the_scan() {
-    let mut h = setup();
-    seed(&mut h, &["a", "b", "c", "d"]);
+fn ranges_return_simple_keys_and_record_the_scan(h: &mut impl Harness) {
+    seed(h, &["a", "b", "c", "d"]);
     h.submit(NS, "tag", json!(["red", "x", "1"])).assert_ok();
 
     let out = h.evaluate(NS, "range", json!(["b", "d"]));
@@ -184,10 +211,8 @@ fn ranges_return_simple_keys_and_record_the_scan() {
     assert_eq!(ns(&out).range_queries[0].start_key, "\u{1}");
 }
 
-#[test]
-fn long_ranges_are_fetched_page_by_page_from_the_host() {
-    let mut h = setup();
-    seed(&mut h, &["a", "b", "c", "d", "e"]);
+fn long_ranges_are_fetched_page_by_page_from_the_host(h: &mut impl Harness) {
+    seed(h, &["a", "b", "c", "d", "e"]);
     h.set_limits(Limits {
         max_range_results: 2,
         ..Limits::default()
@@ -209,10 +234,8 @@ fn long_ranges_are_fetched_page_by_page_from_the_host() {
     );
 }
 
-#[test]
-fn paginated_ranges_hand_out_bookmarks() {
-    let mut h = setup();
-    seed(&mut h, &["a", "b", "c"]);
+fn paginated_ranges_hand_out_bookmarks(h: &mut impl Harness) {
+    seed(h, &["a", "b", "c"]);
     let page1: EntryPage = h
         .evaluate(NS, "range_page", json!(["", "", 2, null]))
         .json();
@@ -239,16 +262,12 @@ fn paginated_ranges_hand_out_bookmarks() {
     assert_eq!(out.json::<EntryPage>().bookmark.as_deref(), Some("a"));
 }
 
-#[test]
-fn simple_ranges_refuse_composite_bounds() {
-    let mut h = setup();
+fn simple_ranges_refuse_composite_bounds(h: &mut impl Harness) {
     h.evaluate(NS, "range", json!(["\u{0}tag~id\u{0}", ""]))
         .assert_error(400, "reserved for composite keys");
 }
 
-#[test]
-fn composite_keys_are_written_queried_by_prefix_and_split() {
-    let mut h = setup();
+fn composite_keys_are_written_queried_by_prefix_and_split(h: &mut impl Harness) {
     let out = h.submit(NS, "tag", json!(["red", "x1", "one"]));
     assert_eq!(out.json::<String>(), "\u{0}tag~id\u{0}red\u{0}x1\u{0}");
     assert_eq!(
@@ -258,7 +277,7 @@ fn composite_keys_are_written_queried_by_prefix_and_split() {
     h.submit(NS, "tag", json!(["red", "x2", "two"])).assert_ok();
     h.submit(NS, "tag", json!(["redder", "x3", "three"]))
         .assert_ok();
-    seed(&mut h, &["plain"]);
+    seed(h, &["plain"]);
 
     let out = h.evaluate(NS, "by_tag", json!(["red"]));
     assert_eq!(
@@ -302,9 +321,7 @@ fn composite_keys_are_written_queried_by_prefix_and_split() {
     );
 }
 
-#[test]
-fn invalid_composite_keys_are_refused() {
-    let mut h = setup();
+fn invalid_composite_keys_are_refused(h: &mut impl Harness) {
     h.evaluate(NS, "composite_key", json!(["t", ["a\u{0}b"]]))
         .assert_error(400, "contains U+0000 at byte 1");
     h.submit(NS, "tag", json!(["x\u{10FFFF}", "id", "v"]))
@@ -315,9 +332,7 @@ fn invalid_composite_keys_are_refused() {
 
 // ---- private data and transient inputs -------------------------------------------
 
-#[test]
-fn private_values_reach_the_block_only_as_hashes() {
-    let mut h = setup();
+fn private_values_reach_the_block_only_as_hashes(h: &mut impl Harness) {
     let secret = "patient-link-42";
     let out = h.submit_with(
         Invocation::new(NS, "put_private", json!(["hospital", "case-1"]))
@@ -373,18 +388,14 @@ fn private_values_reach_the_block_only_as_hashes() {
     assert_eq!(h.get_private(NS, "hospital", "case-1"), None);
 }
 
-#[test]
-fn private_writes_need_their_transient_input_and_a_collection() {
-    let mut h = setup();
+fn private_writes_need_their_transient_input_and_a_collection(h: &mut impl Harness) {
     h.submit(NS, "put_private", json!(["hospital", "case-1"]))
         .assert_error(400, "transient input \"value\" is required");
     h.submit_with(Invocation::new(NS, "put_private", json!(["", "k"])).transient("value", "x"))
         .assert_error(400, "empty private data collection name");
 }
 
-#[test]
-fn transient_inputs_are_visible_to_the_call_only() {
-    let mut h = setup();
+fn transient_inputs_are_visible_to_the_call_only(h: &mut impl Harness) {
     let out = h.evaluate(NS, "transient", json!(["a"]));
     assert_eq!(
         out.json::<TransientInfo>(),
@@ -410,9 +421,7 @@ fn transient_inputs_are_visible_to_the_call_only() {
 
 // ---- events, identity, key policies --------------------------------------------------
 
-#[test]
-fn events_are_kept_in_order_with_their_payloads() {
-    let mut h = setup();
+fn events_are_kept_in_order_with_their_payloads(h: &mut impl Harness) {
     let out = h.submit(NS, "emit", json!(["BatchReleased", {"batch": "b1"}]));
     assert_eq!(out.events.len(), 1);
     assert_eq!(out.events[0].chaincode, NS);
@@ -426,9 +435,7 @@ fn events_are_kept_in_order_with_their_payloads() {
     assert_eq!(out.events[15].payload.0, b"15");
 }
 
-#[test]
-fn too_many_events_or_an_unnamed_event_are_refused() {
-    let mut h = setup();
+fn too_many_events_or_an_unnamed_event_are_refused(h: &mut impl Harness) {
     h.submit(NS, "emit_many", json!([17]))
         .assert_error(500, "more than 16 events in one transaction");
     h.submit(NS, "emit", json!(["", 1]))
@@ -436,9 +443,7 @@ fn too_many_events_or_an_unnamed_event_are_refused() {
     assert_eq!(h.height(), 0);
 }
 
-#[test]
-fn whoami_reports_the_caller_and_the_proposal() {
-    let mut h = setup();
+fn whoami_reports_the_caller_and_the_proposal(h: &mut impl Harness) {
     h.set_caller(
         caller("HospitalMSP")
             .common_name("dr-who")
@@ -471,9 +476,7 @@ fn whoami_reports_the_caller_and_the_proposal() {
     assert_eq!(a.tx_id.len(), 64);
 }
 
-#[test]
-fn roles_come_from_the_certificate_attribute() {
-    let mut h = setup();
+fn roles_come_from_the_certificate_attribute(h: &mut impl Harness) {
     h.set_caller(caller("QaMSP").common_name("qp-anna").role("QP"));
     assert_eq!(
         h.evaluate(NS, "require_role", json!(["QP"]))
@@ -490,9 +493,7 @@ fn roles_come_from_the_certificate_attribute() {
         .assert_error(400, "the caller's role is None, QP is required");
 }
 
-#[test]
-fn key_policies_become_metadata_writes() {
-    let mut h = setup();
+fn key_policies_become_metadata_writes(h: &mut impl Harness) {
     let policy = "AND('MfgMSP.peer', 'SponsorMSP.peer')";
     let out = h.submit(NS, "set_key_policy", json!(["release/b1", policy]));
     out.assert_ok();
@@ -509,26 +510,22 @@ fn key_policies_become_metadata_writes() {
     assert!(ns(&out).metadata_writes[0].entries.is_empty());
 }
 
-#[test]
-fn a_malformed_key_policy_fails_the_invocation() {
-    let mut h = setup();
+fn a_malformed_key_policy_fails_the_invocation(h: &mut impl Harness) {
     h.submit(NS, "set_key_policy", json!(["k", "AND('MfgMSP.peer'"]))
         .assert_error(500, "key-level endorsement policy for \"k\" is invalid");
 }
 
 // ---- crypto, cross-contract reads, errors, floats, logs ---------------------------------
 
-#[test]
-fn sha256_is_computed_by_the_host() {
-    let mut h = setup();
+fn sha256_is_computed_by_the_host(h: &mut impl Harness) {
     assert_eq!(
         h.evaluate(NS, "sha256", json!(["abc"])).json::<String>(),
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
 }
 
-#[test]
-fn p256_signatures_verify_only_for_the_signed_message() {
+/// A public key (SEC1 hex), a message and its low-S signature (DER hex).
+fn signed_message() -> (String, &'static str, String) {
     use p256::ecdsa::signature::Signer;
     use p256::ecdsa::{Signature, SigningKey};
 
@@ -537,22 +534,21 @@ fn p256_signatures_verify_only_for_the_signed_message() {
     let sig: Signature = key.sign(msg.as_bytes());
     let sig = sig.normalize_s().unwrap_or(sig);
     let pk = hex::encode(key.verifying_key().to_encoded_point(false).as_bytes());
-    let sig = hex::encode(sig.to_der().as_bytes());
-
-    let mut h = setup();
-    let verify = |h: &mut NativeHarness, pk: &str, msg: &str, sig: &str| {
-        h.evaluate(NS, "verify_p256", json!([pk, msg, sig]))
-    };
-    assert!(verify(&mut h, &pk, msg, &sig).json::<bool>());
-    assert!(!verify(&mut h, &pk, "release batch b2", &sig).json::<bool>());
-    // A malformed key is an invalid signature, not a failure.
-    assert!(!verify(&mut h, "04", msg, &sig).json::<bool>());
-    verify(&mut h, &pk, msg, "zz").assert_error(400, "invalid hex digit");
+    (pk, msg, hex::encode(sig.to_der().as_bytes()))
 }
 
-#[test]
-fn cross_contract_reads_are_recorded_in_the_other_namespace() {
-    let mut h = setup();
+fn p256_signatures_verify_only_for_the_signed_message(h: &mut impl Harness) {
+    let (pk, msg, sig) = signed_message();
+    let mut verify =
+        |pk: &str, msg: &str, sig: &str| h.evaluate(NS, "verify_p256", json!([pk, msg, sig]));
+    assert!(verify(&pk, msg, &sig).json::<bool>());
+    assert!(!verify(&pk, "release batch b2", &sig).json::<bool>());
+    // A malformed key is an invalid signature, not a failure.
+    assert!(!verify("04", msg, &sig).json::<bool>());
+    verify(&pk, msg, "zz").assert_error(400, "invalid hex digit");
+}
+
+fn cross_contract_reads_are_recorded_in_the_other_namespace(h: &mut impl Harness) {
     let at = h.put_state("other", "k", b"theirs");
     let out = h.evaluate(NS, "read_other", json!(["other", "k"]));
     assert_eq!(out.json::<Option<String>>().as_deref(), Some("theirs"));
@@ -571,9 +567,7 @@ fn cross_contract_reads_are_recorded_in_the_other_namespace() {
         .assert_error(400, "empty namespace");
 }
 
-#[test]
-fn a_domain_error_reaches_the_client_and_commits_nothing() {
-    let mut h = setup();
+fn a_domain_error_reaches_the_client_and_commits_nothing(h: &mut impl Harness) {
     let out = h.submit(NS, "fail", json!(["temperature excursion"]));
     out.assert_error(400, "refused: temperature excursion");
     assert_eq!(out.response.payload.len(), 0);
@@ -581,9 +575,7 @@ fn a_domain_error_reaches_the_client_and_commits_nothing() {
     assert_eq!(h.height(), 0);
 }
 
-#[test]
-fn float_results_with_nan_are_stored_as_null() {
-    let mut h = setup();
+fn float_results_with_nan_are_stored_as_null(h: &mut impl Harness) {
     let out = h.submit(NS, "float_stats", json!(["fresh", [2.0, 8.0, 5.0]]));
     let s = out.value();
     assert_eq!(s["mean"], json!(5.0));
@@ -609,9 +601,7 @@ fn float_results_with_nan_are_stored_as_null() {
     );
 }
 
-#[test]
-fn logs_are_captured_at_each_level_and_truncated() {
-    let mut h = setup();
+fn logs_are_captured_at_each_level_and_truncated(h: &mut impl Harness) {
     let out = h.evaluate(NS, "log", json!(["hello"]));
     let levels: Vec<LogLevel> = out.logs.iter().map(|l| l.level).collect();
     assert_eq!(
@@ -632,9 +622,7 @@ fn logs_are_captured_at_each_level_and_truncated() {
 
 // ---- dispatch -------------------------------------------------------------------
 
-#[test]
-fn unknown_functions_and_bad_arguments_are_domain_errors() {
-    let mut h = setup();
+fn unknown_functions_and_bad_arguments_are_domain_errors(h: &mut impl Harness) {
     h.evaluate(NS, "gett", json!(["k"])).assert_error(
         400,
         "unknown function gett; this contract has: put, get, put_json",
@@ -649,7 +637,7 @@ fn unknown_functions_and_bad_arguments_are_domain_errors() {
 
 #[test]
 fn metadata_describes_every_function() {
-    let m = setup().metadata(NS);
+    let m = native().metadata(NS);
     assert_eq!(m.name, "KitchenSink");
     assert_eq!(m.functions.len(), 32);
     let put_private = m.function("put_private").unwrap();
@@ -664,4 +652,291 @@ fn metadata_describes_every_function() {
         m.function("range_page").unwrap().params[3].ty,
         "Option<String>"
     );
+}
+
+// ---- native and wasm agree ----------------------------------------------------------
+
+/// Both harnesses in lockstep: every step runs on each, and what the endorser
+/// would sign must be the same bytes.
+struct Lockstep {
+    native: NativeHarness,
+    wasm: WasmHarness,
+    /// Functions called so far, to check that every one was.
+    called: std::collections::BTreeSet<String>,
+}
+
+impl Lockstep {
+    fn new() -> Lockstep {
+        Lockstep {
+            native: native(),
+            wasm: wasm(),
+            called: Default::default(),
+        }
+    }
+
+    fn submit(&mut self, function: &str, args: Value) -> Outcome {
+        self.step(true, Invocation::new(NS, function, args))
+    }
+
+    fn evaluate(&mut self, function: &str, args: Value) -> Outcome {
+        self.step(false, Invocation::new(NS, function, args))
+    }
+
+    /// Runs `inv` both ways and compares. A completed invocation (200 or
+    /// 400) must give identical responses, read/write sets (as encoded for
+    /// the proposal response), private writes, events and logs. A failed one
+    /// (500) must fail both ways for the same reason; the runtime wraps the
+    /// message ("the contract panicked: ...") and discards the simulation, so
+    /// only the native message and status are compared.
+    #[track_caller]
+    fn step(&mut self, submit: bool, inv: Invocation) -> Outcome {
+        use cellchain_core::protocol::encode;
+
+        self.called.insert(inv.function.clone());
+        let what = format!("{}{}", inv.function, Value::from(inv.args.clone()));
+        let (n, w) = if submit {
+            (
+                self.native.submit_with(inv.clone()),
+                self.wasm.submit_with(inv),
+            )
+        } else {
+            (
+                self.native.invoke_with(inv.clone()),
+                self.wasm.invoke_with(inv),
+            )
+        };
+        assert_eq!(
+            n.status(),
+            w.status(),
+            "{what}: native answered {:?}, wasm {:?}",
+            n.response,
+            w.response
+        );
+        if n.status() == 500 {
+            assert!(
+                w.message().contains(n.message()),
+                "{what}: native failed with {:?}, wasm with {:?}",
+                n.message(),
+                w.message()
+            );
+            return n;
+        }
+        assert_eq!(n.response, w.response, "{what}: responses differ");
+        let (nb, wb) = (encode(&n.rwset), encode(&w.rwset));
+        assert!(
+            nb == wb,
+            "{what}: the read/write sets differ\nnative: {}\nwasm:   {}",
+            String::from_utf8_lossy(&nb.0),
+            String::from_utf8_lossy(&wb.0)
+        );
+        assert_eq!(n.private_writes, w.private_writes, "{what}: private writes");
+        assert_eq!(encode(&n.events), encode(&w.events), "{what}: events");
+        assert_eq!(n.logs, w.logs, "{what}: logs");
+        assert_eq!(n.committed, w.committed, "{what}: commit");
+        n
+    }
+}
+
+/// Every function of the kitchen sink, successes and refusals, run natively
+/// and as wasm on two channels kept in lockstep: the same responses and the
+/// same read/write set bytes at every step, and the same world state at the
+/// end. This is what lets the native tests above stand for the endorser.
+#[test]
+fn native_and_wasm_agree_byte_for_byte() {
+    let mut h = Lockstep::new();
+    assert_eq!(h.native.backend(), Backend::Native);
+    assert_eq!(h.wasm.backend(), Backend::Wasm);
+    let t = |f: &str, args: Value| Invocation::new(NS, f, args);
+
+    // Public state.
+    h.submit("put", json!(["k", "v1"]));
+    h.submit("put", json!(["", "v"]));
+    h.submit("put", json!(["k".repeat(2000), "v"]));
+    h.evaluate("get", json!(["k"]));
+    h.evaluate("get", json!(["absent"]));
+    h.submit(
+        "put_json",
+        json!(["doc", {"temp": -150.5, "ok": true, "tags": ["a"]}]),
+    );
+    h.evaluate("get_json", json!(["doc"]));
+    h.evaluate("get_json", json!(["k"]));
+    h.submit("read_own_write", json!(["k", "v2"]));
+    h.submit("rw10", json!(["acct", "1"]));
+    h.submit("rw10", json!(["acct", "2"]));
+    h.submit("del", json!(["acct3"]));
+    h.evaluate(
+        "echo",
+        json!([[
+            0.1,
+            1e-7,
+            5e-324,
+            1.7976931348623157e308,
+            -0.0,
+            12345678901234567890u64
+        ]]),
+    );
+
+    // Ranges and composite keys, including a host page smaller than the scan.
+    for k in ["a", "b", "c", "d"] {
+        h.submit("put", json!([k, format!("v-{k}")]));
+    }
+    h.evaluate("range", json!(["b", "d"]));
+    h.evaluate("range", json!(["", ""]));
+    h.evaluate("range", json!(["\u{0}tag~id\u{0}", ""]));
+    h.evaluate("range_page", json!(["", "", 2, null]));
+    h.evaluate("range_page", json!(["", "", 2, "b"]));
+    h.submit("tag", json!(["red", "x1", "one"]));
+    h.submit("tag", json!(["red", "x2", "two"]));
+    h.submit("tag", json!(["x\u{10FFFF}", "id", "v"]));
+    h.evaluate("by_tag", json!(["red"]));
+    h.evaluate("by_tag_page", json!(["red", 1, null]));
+    h.evaluate("composite_key", json!(["t", ["a", "b"]]));
+    h.evaluate("composite_key", json!(["t", ["a\u{0}b"]]));
+    h.evaluate("split_key", json!(["\u{0}t\u{0}a\u{0}b\u{0}"]));
+    h.evaluate("split_key", json!(["plain"]));
+    let small_pages = Limits {
+        max_range_results: 2,
+        ..Limits::default()
+    };
+    h.native.set_limits(small_pages);
+    h.wasm.set_limits(small_pages);
+    h.evaluate("range", json!(["", ""]));
+    h.evaluate("by_tag", json!(["red"]));
+    h.native.set_limits(Limits::default());
+    h.wasm.set_limits(Limits::default());
+
+    // Private data and transient inputs.
+    h.step(
+        true,
+        t("put_private", json!(["hospital", "case-1"])).transient("value", "patient-link-42"),
+    );
+    h.submit("put_private", json!(["hospital", "case-2"]));
+    h.step(
+        true,
+        t("put_private", json!(["", "k"])).transient("value", "x"),
+    );
+    h.evaluate("get_private", json!(["hospital", "case-1"]));
+    h.evaluate("private_hash", json!(["hospital", "case-1"]));
+    h.evaluate("private_hash", json!(["hospital", "nope"]));
+    h.submit("del_private", json!(["hospital", "case-1"]));
+    h.step(
+        false,
+        t("transient", json!(["a"]))
+            .transient("b", "2")
+            .transient("a", "1"),
+    );
+
+    // Events, identity, key policies.
+    h.submit("emit", json!(["BatchReleased", {"batch": "b1"}]));
+    h.submit("emit", json!(["", 1]));
+    h.submit("emit_many", json!([16]));
+    h.submit("emit_many", json!([17]));
+    h.native
+        .set_caller(caller("QaMSP").common_name("qp-anna").role("QP"));
+    h.wasm
+        .set_caller(caller("QaMSP").common_name("qp-anna").role("QP"));
+    h.native.set_timestamp(Timestamp::new(1_800_000_000, 5));
+    h.wasm.set_timestamp(Timestamp::new(1_800_000_000, 5));
+    h.evaluate("whoami", json!([]));
+    h.step(
+        false,
+        t("whoami", json!([]))
+            .tx_id(&"ab".repeat(32))
+            .transient("k", "v"),
+    );
+    h.evaluate("require_role", json!(["QP"]));
+    h.evaluate("require_role", json!(["COURIER"]));
+    h.submit(
+        "set_key_policy",
+        json!(["release/b1", "AND('MfgMSP.peer', 'SponsorMSP.peer')"]),
+    );
+    h.submit("set_key_policy", json!(["release/b1", ""]));
+    h.submit("set_key_policy", json!(["k", "AND('MfgMSP.peer'"]));
+
+    // Crypto, cross-contract reads, errors, floats, logs.
+    h.evaluate("sha256", json!(["abc"]));
+    let (pk, msg, sig) = signed_message();
+    h.evaluate("verify_p256", json!([pk, msg, sig]));
+    h.evaluate("verify_p256", json!([pk, "release batch b2", sig]));
+    h.evaluate("verify_p256", json!(["04", msg, sig]));
+    h.evaluate("verify_p256", json!([pk, msg, "zz"]));
+    h.native.put_state("other", "k", b"theirs");
+    h.wasm.put_state("other", "k", b"theirs");
+    h.native.put_state("other", "doc", br#"{"n": 1}"#);
+    h.wasm.put_state("other", "doc", br#"{"n": 1}"#);
+    h.evaluate("read_other", json!(["other", "k"]));
+    h.evaluate("read_other", json!([NS, "k"]));
+    h.evaluate("read_other_json", json!(["other", "doc"]));
+    h.evaluate("read_other_json", json!(["", "k"]));
+    h.submit("fail", json!(["temperature excursion"]));
+    for (name, readings) in [
+        ("fresh", json!([2.0, 8.0, 5.0])),
+        ("cryo", json!([-150.0, -152.0])),
+        ("none", json!([])),
+        ("decimal", json!([0.1, 0.2, 0.3])),
+        (
+            "huge",
+            json!([1.7976931348623157e308, 1.7976931348623157e308]),
+        ),
+        ("subnormal", json!([5e-324, 1e-310])),
+        ("negative-zero", json!([-0.0, -0.0])),
+        // Not [0.0, -0.0]: see min_of_signed_zeros_differs_between_native_and_wasm.
+    ] {
+        h.submit("float_stats", json!([name, readings]));
+    }
+    h.evaluate("log", json!(["hello"]));
+    h.evaluate("log", json!(["é".repeat(600)]));
+
+    // Dispatch refusals.
+    h.evaluate("gett", json!(["k"]));
+    h.evaluate("get", json!([]));
+    h.evaluate("emit_many", json!(["three"]));
+
+    // Every function was called, and both channels hold the same state.
+    h.called.remove("gett");
+    let all: std::collections::BTreeSet<String> = h
+        .native
+        .metadata(NS)
+        .functions
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(h.called, all, "functions called vs the contract's");
+    assert_eq!(h.native.height(), h.wasm.height());
+    // One block per successful submit above and per put_state: a step that
+    // failed both ways where it should not would show here.
+    assert_eq!(h.native.height(), 27);
+    assert!(
+        h.native.state() == h.wasm.state(),
+        "the world states differ after the same transactions"
+    );
+}
+
+/// A difference found by the lockstep test, kept here because it is real:
+/// `f64::min` of `0.0` and `-0.0` may return either (Rust leaves the sign of
+/// zero unspecified for `min` and `max`), and the native build and the wasm
+/// build choose differently. On x86_64 the native `fold(NAN, f64::min)` of
+/// `[0.0, -0.0]` gives `0.0` and the wasm module gives `-0.0`, and the other
+/// way round for `[-0.0, 0.0]`; `float_stats` then stores `"min":0.0` natively
+/// and `"min":-0.0` on the endorser. The wasm result is deterministic (every
+/// endorser computes the same), but a native test does not predict the bytes
+/// the endorser writes. A contract that stores such results should
+/// canonicalise zero (`x + 0.0` turns `-0.0` into `0.0`) or compare with
+/// `f64::total_cmp`. Asserted here: what both agree on.
+#[test]
+fn min_of_signed_zeros_differs_between_native_and_wasm() {
+    let (mut n, mut w) = (native(), wasm());
+    for readings in [json!([0.0, -0.0]), json!([-0.0, 0.0])] {
+        let args = json!(["zeros", readings]);
+        let (a, b) = (
+            n.submit(NS, "float_stats", args.clone()).value(),
+            w.submit(NS, "float_stats", args).value(),
+        );
+        for field in ["count", "mean", "max", "sqrt_mean", "nan_fields"] {
+            assert_eq!(a[field], b[field], "{readings}: {field}");
+        }
+        // The same number, possibly not the same sign.
+        assert_eq!(a["min"].as_f64(), Some(0.0), "{readings}: native min");
+        assert_eq!(b["min"].as_f64(), Some(0.0), "{readings}: wasm min");
+    }
 }

@@ -1,18 +1,37 @@
 //! Cross-contract scenario: the kitchen sink reads items of the sample
 //! registry deployed beside it on the same channel, decoding them with the
-//! registry's own record type.
+//! registry's own record type. Natively and with both contracts built to
+//! .wasm in one runtime.
 
-use cellchain_chaincode_harness::{caller, KvRead, NativeHarness};
+use cellchain_chaincode_harness::{both, caller, Harness, KvRead, NativeHarness, WasmHarness};
 use contract_template::state::{item_key, Item};
 use contract_template::SampleRegistry;
 use serde_json::json;
 use test_kitchen_sink::KitchenSink;
 
-#[test]
-fn reads_of_another_contract_carry_its_versions() {
+fn native() -> NativeHarness {
     let mut h = NativeHarness::new();
     h.deploy::<SampleRegistry>("registry")
         .deploy::<KitchenSink>("sink");
+    h
+}
+
+fn wasm() -> WasmHarness {
+    let mut h = WasmHarness::new();
+    h.deploy_crate(
+        "registry",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../template"),
+    )
+    .deploy_crate("sink", env!("CARGO_MANIFEST_DIR"));
+    h
+}
+
+both!(
+    reads_of_another_contract_carry_its_versions,
+    a_contract_cannot_write_into_another_namespace,
+);
+
+fn reads_of_another_contract_carry_its_versions(h: &mut impl Harness) {
     h.set_caller(caller("Org1MSP"));
     let registered = h
         .submit(
@@ -60,11 +79,7 @@ fn reads_of_another_contract_carry_its_versions() {
     );
 }
 
-#[test]
-fn a_contract_cannot_write_into_another_namespace() {
-    let mut h = NativeHarness::new();
-    h.deploy::<SampleRegistry>("registry")
-        .deploy::<KitchenSink>("sink");
+fn a_contract_cannot_write_into_another_namespace(h: &mut impl Harness) {
     // `put` writes the caller's own namespace, whatever the key looks like.
     let key = item_key("pump-7").unwrap();
     let out = h.submit("sink", "put", json!([key, "forged"]));
