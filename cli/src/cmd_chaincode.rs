@@ -273,15 +273,8 @@ serde_json = "1"
 # A crate of its own, not a member of the CellChain workspace.
 [workspace]
 
-[profile.contract]
-inherits = "release"
-opt-level = 3
-lto = true
-codegen-units = 1
-strip = true
-debug = false
-panic = "abort"
-"#
+{profile}"#,
+        profile = cellchain_chaincode_build::PROFILE_TOML
     )
 }
 

@@ -8,8 +8,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::clock::now;
 use anyhow::{bail, Context};
 use cellchain_core::config::{
     block_from_json, block_to_json, create_genesis_block, verify_genesis_block, ConfigSigner,
@@ -17,7 +17,6 @@ use cellchain_core::config::{
 };
 use cellchain_core::crypto::{default_provider, random_nonce, signer_from_pkcs8_pem, Signer};
 use cellchain_core::identity::{Role, SerializedIdentity};
-use cellchain_core::protocol::Timestamp;
 
 #[derive(clap::Subcommand)]
 pub enum ChannelCommand {
@@ -75,16 +74,6 @@ pub fn run(cmd: ChannelCommand) -> anyhow::Result<ExitCode> {
 
 fn read(path: &Path) -> anyhow::Result<String> {
     fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-fn now() -> (i64, Timestamp) {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970");
-    (
-        d.as_secs() as i64,
-        Timestamp::from_unix_nanos(d.as_nanos() as i128),
-    )
 }
 
 /// Loads the certificates a channel configuration needs: CA certificates from the

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod clock;
 mod cmd_chaincode;
 mod cmd_channel;
 mod cmd_crypto;

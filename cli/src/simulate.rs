@@ -6,14 +6,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
+use crate::clock::now;
 use anyhow::{bail, Context};
 use base64::Engine;
 use cellchain_chaincode_runtime::{CallerInfo, Invocation, InvokeOutcome, Runtime, RuntimeConfig};
 use cellchain_core::bytes::{sha256, Bytes, Hash32};
 use cellchain_core::identity::{Msp, Revocation, Role};
-use cellchain_core::protocol::{Timestamp, TxId, Version};
+use cellchain_core::protocol::{TxId, Version};
 use cellchain_simulator::MemoryState;
 use serde_json::{json, Value};
 
@@ -72,16 +73,6 @@ pub fn run(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
-}
-
-fn now() -> (i64, Timestamp) {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970");
-    (
-        d.as_secs() as i64,
-        Timestamp::from_unix_nanos(d.as_nanos() as i128),
-    )
 }
 
 /// `[..]` positional, `{..}` one named-argument object, anything else one value.

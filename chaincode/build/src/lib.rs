@@ -19,6 +19,18 @@ use std::process::Command;
 use cellchain_core::bytes::{sha256, Hash32};
 
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The `contract` profile, for contract crates that have a workspace of their own
+/// (the repository's Cargo.toml carries the same settings).
+pub const PROFILE_TOML: &str = r#"[profile.contract]
+inherits = "release"
+opt-level = 3
+lto = true
+codegen-units = 1
+strip = true
+debug = false
+panic = "abort"
+"#;
 pub const PROFILE: &str = "contract";
 
 /// A built contract module.

@@ -231,15 +231,8 @@ contract-template = {{ path = "{template}" }}
 # Its own workspace, and the same contract profile as the repository's.
 [workspace]
 
-[profile.contract]
-inherits = "release"
-opt-level = 3
-lto = true
-codegen-units = 1
-strip = true
-debug = false
-panic = "abort"
-"#,
+{profile}"#,
+            profile = cellchain_chaincode_build::PROFILE_TOML,
             contract = path("chaincode/contract"),
             template = path("chaincode/template"),
         ),
