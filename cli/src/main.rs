@@ -12,6 +12,7 @@ mod cmd_chaincode;
 mod cmd_channel;
 mod cmd_crypto;
 mod cmd_identity;
+mod cmd_ledger;
 mod cmd_policy;
 mod cryptogen;
 mod simulate;
@@ -42,6 +43,9 @@ enum Command {
     /// Channel configuration and genesis blocks.
     #[command(subcommand)]
     Channel(cmd_channel::ChannelCommand),
+    /// Inspect and verify a channel's ledger (block files) offline.
+    #[command(subcommand)]
+    Ledger(cmd_ledger::LedgerCommand),
     /// Build, test-run and scaffold chaincode (Rust contracts compiled to wasm).
     #[command(subcommand)]
     Chaincode(cmd_chaincode::ChaincodeCommand),
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Identity(c) => cmd_identity::run(c),
         Command::Channel(c) => cmd_channel::run(c),
         Command::Chaincode(c) => cmd_chaincode::run(c),
+        Command::Ledger(c) => cmd_ledger::run(c),
     };
     match result {
         Ok(code) => code,

@@ -189,3 +189,44 @@ fn without_a_majority_of_admin_keys_no_block_is_written() {
     );
     assert!(!dir.path().join("main.block").exists());
 }
+
+#[test]
+fn ledger_verify_accepts_a_genesis_ledger_and_names_a_damaged_block() {
+    use cellchain_storage::{BlockStore, FileBlockStore, StoreOptions};
+    let dir = setup();
+    assert!(genesis(dir.path(), None, "main.block").status.success());
+    let block =
+        cellchain_core::config::block_from_json(&fs::read(dir.path().join("main.block")).unwrap())
+            .unwrap();
+    let ledger = dir.path().join("ledger");
+    {
+        let (mut store, _) = FileBlockStore::open(&ledger, StoreOptions::default()).unwrap();
+        store.append(&block).unwrap();
+    }
+    let out = cellchain(&["ledger", "verify", "--dir", s(&ledger)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("channel main verified: 1 blocks"),
+        "{}",
+        text(&out)
+    );
+
+    // Flip one byte inside the block's JSON: the CRC names block 0.
+    let seg = fs::read_dir(&ledger)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = fs::read(&seg).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    fs::write(&seg, bytes).unwrap();
+    let out = cellchain(&["ledger", "verify", "--dir", s(&ledger)]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        stdout(&out).contains("first bad block: 0"),
+        "{}",
+        text(&out)
+    );
+}
