@@ -17,5 +17,7 @@ pub mod identity;
 pub mod merkle;
 pub mod policy;
 pub mod protocol;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use bytes::{Bytes, Hash32};

@@ -11,13 +11,11 @@ use std::path::{Path, PathBuf};
 use cellchain_core::config::{
     create_genesis_block, ConfigSigner, Materials, NetworkConfig, OrgMaterial,
 };
-use cellchain_core::crypto::{signer_from_pkcs8_pem, RingProvider, Signer};
-use cellchain_core::identity::SerializedIdentity;
+use cellchain_core::crypto::RingProvider;
 use cellchain_core::protocol::{
     encode, Block, EndorserTransaction, Envelope, Header, Payload, PayloadData, Timestamp,
 };
 use cellchain_core::{Bytes, Hash32};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 
 // ---------------------------------------------------------------- plain chains
 
@@ -153,54 +151,7 @@ channels:
     consenters: [o1, o2]
 "#;
 
-pub struct Org {
-    ca_cert: rcgen::Certificate,
-    ca_key: KeyPair,
-}
-
-pub struct Member {
-    pub id: SerializedIdentity,
-    pub signer: Box<dyn Signer>,
-}
-
-impl Org {
-    fn new(name: &str) -> Org {
-        let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name
-            .push(DnType::CommonName, format!("ca.{name}"));
-        p.distinguished_name.push(DnType::OrganizationName, name);
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = p.self_signed(&ca_key).unwrap();
-        Org { ca_cert, ca_key }
-    }
-
-    /// A member certificate; `not_after` (Unix seconds) limits its validity.
-    fn member(&self, msp_id: &str, cn: &str, role: &str, not_after: Option<i64>) -> Member {
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.distinguished_name
-            .push(DnType::OrganizationalUnitName, role);
-        p.distinguished_name.push(DnType::OrganizationName, msp_id);
-        if let Some(t) = not_after {
-            p.not_after = time::OffsetDateTime::from_unix_timestamp(t).unwrap();
-        }
-        let cert = p.signed_by(&key, &self.ca_cert, &self.ca_key).unwrap();
-        Member {
-            id: SerializedIdentity {
-                msp_id: msp_id.into(),
-                cert: cert.pem(),
-            },
-            signer: signer_from_pkcs8_pem(&RingProvider, &key.serialize_pem()).unwrap(),
-        }
-    }
-}
+pub use cellchain_core::testing::{TestCa as Org, TestMember as Member};
 
 /// Channel `ch` of HospMSP and CdmoMSP, ordered by consenters o1 (CdmoMSP) and o2
 /// (HospMSP); o3 is a valid orderer of CdmoMSP that is not a consenter.
@@ -226,15 +177,15 @@ impl Channel {
             materials.orgs.insert(
                 o.msp_id.clone(),
                 OrgMaterial {
-                    ca_certs: vec![org.ca_cert.pem()],
+                    ca_certs: vec![org.pem()],
                     crls: vec![],
                 },
             );
             orgs.insert(o.msp_id.clone(), org);
         }
-        let o1 = orgs["CdmoMSP"].member("CdmoMSP", "o1", "orderer", Some(O1_NOT_AFTER));
-        let o2 = orgs["HospMSP"].member("HospMSP", "o2", "orderer", None);
-        let o3 = orgs["CdmoMSP"].member("CdmoMSP", "o3", "orderer", None);
+        let o1 = orgs["CdmoMSP"].member_until("CdmoMSP", "o1", "orderer", O1_NOT_AFTER);
+        let o2 = orgs["HospMSP"].member("HospMSP", "o2", "orderer");
+        let o3 = orgs["CdmoMSP"].member("CdmoMSP", "o3", "orderer");
         for (name, m) in [("o1", &o1), ("o2", &o2), ("o3", &o3)] {
             materials
                 .orderer_certs
@@ -243,7 +194,7 @@ impl Channel {
         let config = net.channel_config("ch", &materials, NOW).unwrap();
         let admins: Vec<Member> = ["HospMSP", "CdmoMSP"]
             .iter()
-            .map(|m| orgs[*m].member(m, &format!("admin.{m}"), "admin", None))
+            .map(|m| orgs[*m].member(m, &format!("admin.{m}"), "admin"))
             .collect();
         let signers: Vec<ConfigSigner> = admins
             .iter()
@@ -263,7 +214,7 @@ impl Channel {
             vec![1; 24],
         )
         .unwrap();
-        let nurse = orgs["HospMSP"].member("HospMSP", "nurse", "client", None);
+        let nurse = orgs["HospMSP"].member("HospMSP", "nurse", "client");
         Channel {
             genesis,
             o1,

@@ -2,12 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-
 use crate::config::*;
-use crate::crypto::{signer_from_pkcs8_pem, CryptoProvider, RingProvider, Signer};
-use crate::identity::{Identity, Role, SerializedIdentity};
+use crate::crypto::{CryptoProvider, RingProvider};
+use crate::identity::{Identity, Role};
 use crate::protocol::{encode, PayloadData, Timestamp};
+use crate::testing::{TestCa as Org, TestMember as Member};
 
 const NOW: i64 = 1_790_000_000;
 
@@ -27,51 +26,6 @@ channels:
     consenters: [o1, o2]
 "#;
 
-struct Org {
-    ca_cert: rcgen::Certificate,
-    ca_key: KeyPair,
-}
-
-struct Member {
-    id: SerializedIdentity,
-    signer: Box<dyn Signer>,
-}
-
-impl Org {
-    fn new(name: &str) -> Org {
-        let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name
-            .push(DnType::CommonName, format!("ca.{name}"));
-        p.distinguished_name.push(DnType::OrganizationName, name);
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = p.self_signed(&ca_key).unwrap();
-        Org { ca_cert, ca_key }
-    }
-
-    fn member(&self, msp_id: &str, cn: &str, role: &str) -> Member {
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.distinguished_name
-            .push(DnType::OrganizationalUnitName, role);
-        p.distinguished_name.push(DnType::OrganizationName, msp_id);
-        let cert = p.signed_by(&key, &self.ca_cert, &self.ca_key).unwrap();
-        Member {
-            id: SerializedIdentity {
-                msp_id: msp_id.into(),
-                cert: cert.pem(),
-            },
-            signer: signer_from_pkcs8_pem(&RingProvider, &key.serialize_pem()).unwrap(),
-        }
-    }
-}
-
 struct Fixture {
     net: NetworkConfig,
     orgs: BTreeMap<String, Org>,
@@ -87,7 +41,7 @@ fn fixture() -> Fixture {
         materials.orgs.insert(
             o.msp_id.clone(),
             OrgMaterial {
-                ca_certs: vec![org.ca_cert.pem()],
+                ca_certs: vec![org.pem()],
                 crls: vec![],
             },
         );
