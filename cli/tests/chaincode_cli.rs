@@ -117,10 +117,7 @@ fn simulate_refuses_a_module_importing_a_clock() {
 #[test]
 fn simulate_takes_the_caller_from_a_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let net = dir.path().join("net.yaml");
-    fs::write(
-        &net,
-        r#"
+    const NET: &str = r#"
 name: t
 organizations:
   - msp_id: SponsorMSP
@@ -128,19 +125,8 @@ organizations:
     users: [{ name: qp, role: client, attributes: { role: QP } }]
 orderers: [{ name: o0, org: SponsorMSP, port: 7050 }]
 channels: [{ name: ch, organizations: [SponsorMSP], consenters: [o0] }]
-"#,
-    )
-    .unwrap();
-    let crypto = dir.path().join("crypto");
-    let out = cellchain(&[
-        "crypto",
-        "generate",
-        "--config",
-        s(&net),
-        "--output",
-        s(&crypto),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+"#;
+    let crypto = crypto_generate_ok(dir.path(), NET, "crypto");
     let cert = crypto.join("SponsorMSP/users/qp/cert.pem");
     let out = simulate(&kitchen(), "whoami", &["--caller", s(&cert), "--json"]);
     assert!(out.status.success(), "{}", text(&out));

@@ -32,21 +32,16 @@ channels:
 /// Network file and crypto material in a temporary directory.
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("net.yaml"), NETWORK).unwrap();
-    let out = cellchain(&[
-        "crypto",
-        "generate",
-        "--config",
-        s(&dir.path().join("net.yaml")),
-        "--output",
-        s(&dir.path().join("crypto")),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    crypto_generate_ok(dir.path(), NETWORK, "crypto");
     dir
 }
 
 fn genesis(dir: &Path, channel: Option<&str>, block: &str) -> Output {
-    let (net, crypto, output) = (dir.join("net.yaml"), dir.join("crypto"), dir.join(block));
+    let (net, crypto, output) = (
+        dir.join("network.yaml"),
+        dir.join("crypto"),
+        dir.join(block),
+    );
     let mut args = vec![
         "channel",
         "genesis",

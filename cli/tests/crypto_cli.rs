@@ -58,16 +58,7 @@ fn expected() -> Vec<(&'static str, &'static str, Role, BTreeMap<String, String>
 
 /// Writes `yaml` and runs `crypto generate` into `dir/out`; returns the output.
 fn generate(dir: &Path, yaml: &str) -> Output {
-    let config = dir.join("network.yaml");
-    fs::write(&config, yaml).unwrap();
-    cellchain(&[
-        "crypto",
-        "generate",
-        "--config",
-        s(&config),
-        "--output",
-        s(&dir.join("out")),
-    ])
+    crypto_generate(dir, yaml, "out", &[])
 }
 
 fn generate_ok(dir: &Path, yaml: &str) -> String {
@@ -202,20 +193,9 @@ fn every_generated_identity_verifies_with_its_role_and_attributes() {
 #[test]
 fn days_flag_sets_the_validity() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("network.yaml");
-    fs::write(&config, NETWORK).unwrap();
-    let out = dir.path().join("out");
-    let run = cellchain(&[
-        "crypto",
-        "generate",
-        "--config",
-        s(&config),
-        "--output",
-        s(&out),
-        "--days",
-        "10",
-    ]);
+    let run = crypto_generate(dir.path(), NETWORK, "out", &["--days", "10"]);
     assert!(run.status.success(), "{}", text(&run));
+    let out = dir.path().join("out");
     let id = verify_json(
         &out.join("Org1MSP/ca/ca.pem"),
         &out.join("Org1MSP/nodes/peer0/cert.pem"),

@@ -41,18 +41,7 @@ struct Net {
 impl Net {
     fn new() -> Net {
         let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("network.yaml");
-        fs::write(&config, NETWORK).unwrap();
-        let out = dir.path().join("out");
-        let run = cellchain(&[
-            "crypto",
-            "generate",
-            "--config",
-            s(&config),
-            "--output",
-            s(&out),
-        ]);
-        assert!(run.status.success(), "{}", text(&run));
+        let out = crypto_generate_ok(dir.path(), NETWORK, "out");
         Net { _dir: dir, out }
     }
 

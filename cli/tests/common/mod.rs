@@ -41,3 +41,28 @@ pub fn stderr(out: &Output) -> String {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Writes `yaml` as `dir/network.yaml` and runs `cellchain crypto generate` into
+/// `dir/<out>` with any `extra` flags; returns the output, success or not.
+pub fn crypto_generate(dir: &Path, yaml: &str, out: &str, extra: &[&str]) -> Output {
+    let config = dir.join("network.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let output = dir.join(out);
+    let mut args = vec![
+        "crypto",
+        "generate",
+        "--config",
+        s(&config),
+        "--output",
+        s(&output),
+    ];
+    args.extend_from_slice(extra);
+    cellchain(&args)
+}
+
+/// As [`crypto_generate`], asserting success; returns the crypto directory.
+pub fn crypto_generate_ok(dir: &Path, yaml: &str, out: &str) -> std::path::PathBuf {
+    let run = crypto_generate(dir, yaml, out, &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    dir.join(out)
+}
