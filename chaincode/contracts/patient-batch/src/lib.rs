@@ -1,0 +1,1 @@
+//! The patient-batch contract (being written).
