@@ -17,6 +17,8 @@ pub struct TestCa {
 pub struct TestMember {
     pub id: SerializedIdentity,
     pub signer: Box<dyn Signer>,
+    /// The signing key, PKCS#8 PEM, for tests that hand it to a process.
+    pub key_pem: String,
 }
 
 impl TestCa {
@@ -71,6 +73,7 @@ impl TestCa {
                 cert: cert.pem(),
             },
             signer: signer_from_pkcs8_pem(&RingProvider, &key.serialize_pem()).expect("key loads"),
+            key_pem: key.serialize_pem(),
         }
     }
 }

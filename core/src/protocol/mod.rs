@@ -16,6 +16,7 @@
 //! message can never be replayed as another.
 
 mod block;
+mod deliver;
 mod proposal;
 mod rwset;
 pub mod signing;
@@ -23,6 +24,7 @@ mod transaction;
 mod validation_code;
 
 pub use block::*;
+pub use deliver::*;
 pub use proposal::*;
 pub use rwset::*;
 pub use transaction::*;

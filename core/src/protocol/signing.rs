@@ -14,6 +14,7 @@ pub const ENVELOPE: &[u8] = b"cellchain/envelope/v1\0";
 pub const BLOCK: &[u8] = b"cellchain/block/v1\0";
 pub const CONFIG: &[u8] = b"cellchain/config/v1\0";
 pub const DELIVER: &[u8] = b"cellchain/deliver/v1\0";
+pub const CLUSTER: &[u8] = b"cellchain/cluster/v1\0";
 
 fn tagged(tag: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let len = tag.len() + parts.iter().map(|p| p.len()).sum::<usize>();
@@ -64,4 +65,10 @@ pub fn config_message(config: &[u8], signer: &SerializedIdentity) -> Vec<u8> {
 /// Signed by a client asking for a channel's blocks (deliver request bytes).
 pub fn deliver_message(request: &[u8]) -> Vec<u8> {
     tagged(DELIVER, &[request])
+}
+
+/// Signed by an orderer sending a request to another orderer of its cluster (a
+/// batch of Raft messages and forwarded envelopes, or a block pull).
+pub fn cluster_message(body: &[u8]) -> Vec<u8> {
+    tagged(CLUSTER, &[body])
 }

@@ -1,0 +1,106 @@
+//! The orderer's own configuration file (YAML): who this node is, where it listens
+//! and keeps its data, and which channels it serves. What a channel is (members,
+//! consenters, batch rules) comes from the channel's genesis block, never from here.
+//!
+//! ```yaml
+//! name: orderer0                 # must be a consenter name in each genesis block
+//! listen: 127.0.0.1:7050
+//! data_dir: /var/lib/cellchain/orderer0
+//! msp_id: SponsorMSP
+//! cert: crypto/SponsorMSP/nodes/orderer0/cert.pem
+//! key: crypto/SponsorMSP/nodes/orderer0/key.pem
+//! genesis_blocks: [channels/atmp.block.json]
+//! broadcast_timeout: 10s         # optional: how long broadcast waits for ordering
+//! clock_skew: 5m                 # optional: accepted skew of signed requests
+//! ```
+//!
+//! Relative paths are resolved against the file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cellchain_core::config::Millis;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrdererConfig {
+    /// This node's name: the consenter name in the channels' genesis blocks.
+    pub name: String,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub msp_id: String,
+    /// This node's orderer certificate (PEM) and PKCS#8 key.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Genesis blocks (JSON) of the channels this node orders.
+    pub genesis_blocks: Vec<PathBuf>,
+    /// How long a broadcast call waits for its envelope to be ordered before it
+    /// answers 503 (retryable).
+    #[serde(default = "default_broadcast_timeout")]
+    pub broadcast_timeout: Millis,
+    /// How far the timestamp of a signed deliver or cluster request may be from
+    /// this node's clock.
+    #[serde(default = "default_clock_skew")]
+    pub clock_skew: Millis,
+}
+
+fn default_broadcast_timeout() -> Millis {
+    Millis(10_000)
+}
+
+fn default_clock_skew() -> Millis {
+    Millis(300_000)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("cannot read the orderer configuration {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the orderer configuration {path} is not valid: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+impl OrdererConfig {
+    /// Reads and checks the file, resolving relative paths against its directory.
+    pub fn load(path: &Path) -> Result<OrdererConfig, ConfigFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |reason: String| ConfigFileError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut config: OrdererConfig =
+            serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if config.genesis_blocks.is_empty() {
+            return Err(invalid(
+                "genesis_blocks is empty: list the genesis block of each channel to order".into(),
+            ));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut config.data_dir);
+        resolve(&mut config.cert);
+        resolve(&mut config.key);
+        config.genesis_blocks.iter_mut().for_each(resolve);
+        Ok(config)
+    }
+
+    pub fn broadcast_timeout(&self) -> Duration {
+        Duration::from_millis(self.broadcast_timeout.0)
+    }
+
+    pub fn clock_skew(&self) -> Duration {
+        Duration::from_millis(self.clock_skew.0)
+    }
+}
