@@ -1002,11 +1002,14 @@ impl ChannelLoop {
         check_next(height, last, block).map_err(|e| e.to_string())?;
         let message = block.signed_message();
         let provider = self.shared.trust.provider();
+        let now = (cluster::now_ms() / 1000) as i64;
         let signed = block.metadata.signatures.iter().any(|s| {
+            let Ok(id) = self.shared.trust.msps().validate(&s.signer, now) else {
+                return false;
+            };
             self.shared.consenters.peers.iter().any(|p| {
-                let id = self.shared.trust.msps().validate(&s.signer, 0).ok();
-                let same = id.is_some_and(|id| id.public_key.as_bytes() == p.key.as_bytes());
-                same && provider.verify(&p.key, &message, &s.signature).is_ok()
+                id.public_key.as_bytes() == p.key.as_bytes()
+                    && provider.verify(&p.key, &message, &s.signature).is_ok()
             })
         });
         if !signed {

@@ -63,7 +63,7 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     /// Org1 client: a writer and reader of both channels.
     pub client: TestMember,
-    /// Org3 client: a member of the shared channel only.
+    /// Org3 client: a read-only member of the shared channel, not of the private one.
     pub outsider: TestMember,
     /// An identity from a CA no channel knows.
     pub stranger: TestMember,
@@ -93,7 +93,9 @@ impl Cluster {
         let orderer_org = |i: usize| if i % 2 == 0 { "Org1MSP" } else { "Org2MSP" };
         let mut yaml = String::from("name: test-network\norganizations:\n");
         for o in orgs {
-            yaml += &format!("  - msp_id: {o}\n    name: {o}\n    users:\n      - {{ name: admin, role: admin }}\n");
+            // Org3 reads (an auditor): a member that may not write.
+            let read_only = o == "Org3MSP";
+            yaml += &format!("  - msp_id: {o}\n    name: {o}\n    read_only: {read_only}\n    users:\n      - {{ name: admin, role: admin }}\n");
         }
         yaml += "orderers:\n";
         for i in 0..n {
