@@ -728,6 +728,9 @@ impl PatientBatch {
         change.ids.push(format!("sscc:{}", shipment.sscc));
         change.sensor = Some(record.clone());
         case.conditions.push(record);
+        // Read before a hold changes it, so the change is published as
+        // IN_TRANSIT_... -> ON_HOLD (event, site/state index, timeline).
+        let from = case.state;
         if excursion {
             let bound = |v: Option<f64>| v.map_or("open".to_string(), |v| format!("{v}"));
             let description = format!(
@@ -748,7 +751,6 @@ impl PatientBatch {
             )?;
             change.disposition = "non_conformant";
         }
-        let from = case.state;
         commit(ctx, &mut case, Some(from), change)?;
         Ok(case)
     }
@@ -781,6 +783,7 @@ impl PatientBatch {
         if req.hold {
             change.disposition = "non_conformant";
         }
+        let from = case.state;
         open_deviation(
             ctx,
             &mut case,
@@ -789,7 +792,6 @@ impl PatientBatch {
             req.description,
             req.hold,
         )?;
-        let from = case.state;
         commit(ctx, &mut case, Some(from), change)?;
         Ok(case)
     }
