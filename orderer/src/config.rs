@@ -104,3 +104,44 @@ impl OrdererConfig {
         Duration::from_millis(self.clock_skew.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orderer.yaml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    const GOOD: &str = "name: orderer0\nlisten: 127.0.0.1:7050\ndata_dir: data\nmsp_id: Org1MSP\ncert: c.pem\nkey: /abs/k.pem\ngenesis_blocks: [ch.block.json]\n";
+
+    #[test]
+    fn relative_paths_resolve_against_the_file_and_defaults_apply() {
+        let (dir, path) = write(GOOD);
+        let c = OrdererConfig::load(&path).unwrap();
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        assert_eq!(c.cert, dir.path().join("c.pem"));
+        assert_eq!(c.key, PathBuf::from("/abs/k.pem"));
+        assert_eq!(c.genesis_blocks, vec![dir.path().join("ch.block.json")]);
+        assert_eq!(c.broadcast_timeout(), Duration::from_secs(10));
+        assert_eq!(c.clock_skew(), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn unknown_fields_and_an_empty_channel_list_are_refused() {
+        let (_d, path) = write(&format!("{GOOD}colour: blue\n"));
+        let e = OrdererConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("colour"), "{e}");
+        let (_d, path) = write(&GOOD.replace("[ch.block.json]", "[]"));
+        let e = OrdererConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("genesis_blocks is empty"), "{e}");
+        let missing = Path::new("/nonexistent/orderer.yaml");
+        assert!(matches!(
+            OrdererConfig::load(missing),
+            Err(ConfigFileError::Read { .. })
+        ));
+    }
+}
