@@ -280,18 +280,18 @@ impl Transport {
         Transport { queues, counters }
     }
 
-    /// Queues `item` for `peer`. Never blocks: a full queue drops the item (Raft
-    /// retransmits; a dropped envelope is reported as a failed forward).
-    pub fn send(&self, peer: &str, item: Outgoing) -> Result<(), Outgoing> {
+    /// Queues `item` for `peer`. Never blocks: when the queue is full (or the
+    /// peer unknown) the item is dropped and `false` returned; Raft retransmits,
+    /// and the caller of a dropped envelope answers retryable.
+    pub fn send(&self, peer: &str, item: Outgoing) -> bool {
         let Some(q) = self.queues.get(peer) else {
-            return Err(item);
+            return false;
         };
-        q.try_send(item).map_err(|e| {
+        let queued = q.try_send(item).is_ok();
+        if !queued {
             self.counters.queue_drops.fetch_add(1, Ordering::Relaxed);
-            match e {
-                mpsc::error::TrySendError::Full(i) | mpsc::error::TrySendError::Closed(i) => i,
-            }
-        })
+        }
+        queued
     }
 }
 

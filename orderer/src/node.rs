@@ -663,7 +663,7 @@ impl ChannelLoop {
                 channel: self.shared.channel.clone(),
                 message,
             };
-            if self.transport.send(&peer.name, item).is_err() && is_snapshot {
+            if !self.transport.send(&peer.name, item) && is_snapshot {
                 // Dropped before it left: tell raft at once.
                 self.shared.send(NodeInput::SnapshotSent { to, ok: false });
             }

@@ -139,7 +139,7 @@ async fn broadcast(
         ch.forget(&tx_id);
         return ordered(tx_id, block, true);
     }
-    if let Err(response) = route(&app, ch, admitted) {
+    if let Some(response) = route(&app, ch, admitted) {
         ch.resolve(
             &tx_id,
             WaitOutcome::Retry {
@@ -177,9 +177,10 @@ fn ordered(tx_id: TxId, block: u64, already: bool) -> Response {
 }
 
 /// Sends an admitted envelope to the leader: into our own loop, or forwarded.
-fn route(app: &App, ch: &ChannelShared, admitted: Admitted) -> Result<(), Response> {
+/// Returns the answer for the client when it could not be routed.
+fn route(app: &App, ch: &ChannelShared, admitted: Admitted) -> Option<Response> {
     match ch.leader() {
-        None => Err(error(
+        None => Some(error(
             503,
             "no_leader",
             format!(
@@ -190,21 +191,21 @@ fn route(app: &App, ch: &ChannelShared, admitted: Admitted) -> Result<(), Respon
         )),
         Some(id) if id == ch.my_id => {
             if ch.send(NodeInput::Envelopes(vec![admitted])) {
-                Ok(())
+                None
             } else {
-                Err(error(503, "stopping", "the orderer is shutting down", true))
+                Some(error(503, "stopping", "the orderer is shutting down", true))
             }
         }
         Some(id) => {
             let Some(peer) = ch.consenters.by_id(id) else {
-                return Err(error(503, "no_leader", "the leader is unknown", true));
+                return Some(error(503, "no_leader", "the leader is unknown", true));
             };
             let item = Outgoing::Envelope {
                 channel: ch.channel.clone(),
                 tx_id: admitted.tx_id,
                 envelope: admitted.envelope,
             };
-            app.transport.send(&peer.name, item).map_err(|_| {
+            (!app.transport.send(&peer.name, item)).then(|| {
                 error(
                     503,
                     "overloaded",
