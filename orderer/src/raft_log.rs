@@ -297,26 +297,6 @@ impl std::fmt::Debug for RaftLog {
     }
 }
 
-/// Opens the sled database in `dir`, waiting up to 5 s for the lock of a previous
-/// handle: sled releases its file lock only when its background flusher thread
-/// exits, a few hundred milliseconds after the last handle is dropped, so a quick
-/// reopen in the same process (tests, a channel restarted) would otherwise fail.
-/// Another process holding the lock still fails, after the wait.
-fn open_sled(dir: &Path) -> sled::Result<sled::Db> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match sled::Config::new().path(dir).open() {
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            other => return other,
-        }
-    }
-}
-
 impl RaftLog {
     /// Opens (or creates) the log in `dir`. A new log starts with ConfState voters =
     /// `voters` (the channel's consenter ids from its genesis block; empty for a node that
@@ -332,7 +312,7 @@ impl RaftLog {
             dir: dir_buf.clone(),
             source,
         };
-        let db = open_sled(dir).map_err(open_err)?;
+        let db = cellchain_storage::open_sled(dir).map_err(open_err)?;
         let tree = db.open_tree(TREE).map_err(open_err)?;
         let mut log = RaftLog {
             dir: dir_buf,

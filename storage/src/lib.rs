@@ -14,16 +14,29 @@
 //! offline (`cellchain ledger verify`): CRCs, numbers, hash links, data hashes and
 //! the orderers' signatures against the genesis block's consenters.
 //!
-//! The sled-backed world state, history and tx-id index arrive with the committer.
+//! World state is derived from the blocks: [`StateStore`] keeps one channel's
+//! public and private state, key metadata, history, tx-id index and savepoint in
+//! one sled tree, and applies each block's [`UpdateBatch`] as one atomic, flushed
+//! sled batch. It implements the validator's [`CommittedState`]; readers on
+//! other threads use [`StateReader`] and [`StateView`].
+//!
+//! [`UpdateBatch`]: cellchain_validation::UpdateBatch
+//! [`CommittedState`]: cellchain_validation::CommittedState
 
 mod error;
 mod file_store;
 mod segment;
+mod sled_open;
+pub mod state;
 mod verify;
 
 pub use error::StoreError;
 pub use file_store::{FileBlockStore, OpenReport, StoreOptions};
 pub use segment::TornTail;
+pub use sled_open::open_sled;
+pub use state::{
+    HistoryEntry, Page, PrivateWrite, StateReader, StateStore, StateStoreError, StateView, TxStatus,
+};
 pub use verify::{verify_ledger, VerifyError, VerifyReport};
 
 use cellchain_core::protocol::Block;

@@ -1,0 +1,67 @@
+//! validate_block over a block of 500 endorser transactions, each endorsed by
+//! two organisations (AND policy) with a 100-byte blind write to its own key:
+//! three signature verifications per transaction (creator + 2 endorsers).
+//!
+//! `cargo bench -p cellchain-validation --bench validate -- --measurement-time 5 --warm-up-time 1`
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use cellchain_core::bytes::Hash32;
+use cellchain_core::protocol::{Block, TxValidationCode};
+use cellchain_validation::validate_block;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use support::*;
+
+const TXS: usize = 500;
+
+fn bench(c: &mut Criterion) {
+    let net = Net::new();
+    let state = MemState::at(10);
+    let defs = MemDefinitions::standard();
+    let envelopes = (0..TXS)
+        .map(|i| {
+            net.tx(write(&format!("key{i:05}"), &[0xAB; 100]))
+                .envelope()
+        })
+        .collect();
+    let block = Block::new(10, Hash32::ZERO, envelopes, 0);
+    let mut g = c.benchmark_group("validate_block");
+    g.throughput(Throughput::Elements(TXS as u64));
+    g.sample_size(10);
+    for workers in [1usize, 2] {
+        let out = validate_block(
+            &block,
+            &net.channel,
+            &net.msps,
+            &state,
+            &defs,
+            provider(),
+            workers,
+        )
+        .unwrap();
+        assert!(out.codes.iter().all(|c| *c == TxValidationCode::Valid));
+        g.bench_with_input(
+            BenchmarkId::new("500tx_2endorsements", workers),
+            &workers,
+            |b, &w| {
+                b.iter(|| {
+                    validate_block(
+                        &block,
+                        &net.channel,
+                        &net.msps,
+                        &state,
+                        &defs,
+                        provider(),
+                        w,
+                    )
+                    .unwrap()
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
