@@ -83,14 +83,18 @@ mod commit;
 mod identity_cache;
 mod mvcc;
 mod policy;
+mod replay;
 mod validator;
 
 use cellchain_core::bytes::Hash32;
 use cellchain_core::protocol::{TxId, TxValidationCode, Version};
 use serde::{Deserialize, Serialize};
 
-pub use chaincode::{ChaincodeDefinition, CollectionConfig, EndorsementPolicy};
+pub use chaincode::{
+    parse_definitions, ChaincodeDefinition, CollectionConfig, DefinitionSet, EndorsementPolicy,
+};
 pub use commit::{commit_hash, COMMIT_HASH_TAG};
+pub use replay::{updates_from_block, ReplayError};
 pub use validator::{validate_block, Validator};
 
 /// The committed state as of the end of the previous block. Implemented by the

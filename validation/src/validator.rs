@@ -201,7 +201,7 @@ fn in_block_order(
     Ok(ValidatedBlock { codes, updates })
 }
 
-fn collect_updates(
+pub(crate) fn collect_updates(
     updates: &mut UpdateBatch,
     rwset: &cellchain_core::protocol::TxRwSet,
     version: Version,

@@ -1099,3 +1099,52 @@ fn cached_certificate_is_still_judged_at_each_transaction_time() {
     assert_eq!(run(NOW + 20), Code::BadCreatorSignature);
     assert_eq!(run(NOW + 5), Code::Valid);
 }
+
+// ---- replay ----
+
+#[test]
+fn updates_from_a_validated_block_equal_those_of_validation() {
+    let net = Net::new();
+    let mut state = MemState::at(7);
+    state.put("cc", "k", v(3, 0));
+    let valid = net.tx(write("a", b"1")).envelope();
+    let conflicting = {
+        let mut rw = write("k", b"2");
+        rw.ns_rwsets[0].reads.push(kv_read("k", Some(v(2, 0))));
+        net.tx(rw).envelope()
+    };
+    let mut with_policy = write("b", b"3");
+    with_policy.ns_rwsets[0]
+        .metadata_writes
+        .push(set_policy("b", "OR('Org1MSP.peer')"));
+    let with_policy = net.tx(with_policy).envelope();
+    let duplicate = valid.clone();
+    let garbage = Envelope {
+        payload: Bytes(b"junk".to_vec()),
+        signature: Bytes(vec![]),
+    };
+    let envelopes = vec![valid, conflicting, with_policy, duplicate, garbage];
+    let validated = net.validate(&state, envelopes.clone());
+    assert_eq!(
+        validated.codes,
+        [
+            Code::Valid,
+            Code::MvccReadConflict,
+            Code::Valid,
+            Code::DuplicateTxid,
+            Code::BadPayload
+        ]
+    );
+    let mut block = cellchain_core::protocol::Block::new(7, Hash32::ZERO, envelopes, 0);
+    assert!(matches!(
+        cellchain_validation::updates_from_block(&block),
+        Err(cellchain_validation::ReplayError::NotValidated { .. })
+    ));
+    block.metadata.validation_codes = validated.codes.clone();
+    let replayed = cellchain_validation::updates_from_block(&block).unwrap();
+    assert_eq!(replayed, validated.updates);
+    assert_eq!(
+        commit_hash(&Hash32::ZERO, 7, &validated.codes, &replayed),
+        commit_hash(&Hash32::ZERO, 7, &validated.codes, &validated.updates)
+    );
+}
