@@ -44,7 +44,9 @@ fn indexed(code: Code) -> bool {
 }
 
 /// The update batch of a validated block, from its envelopes and the validation
-/// codes in its metadata.
+/// codes in its metadata. The genesis block (block 0, the channel's
+/// configuration) changes no state and indexes no tx id: the committer commits
+/// it that way.
 pub fn updates_from_block(block: &Block) -> Result<UpdateBatch, ReplayError> {
     let number = block.header.number;
     let codes = &block.metadata.validation_codes;
@@ -59,6 +61,9 @@ pub fn updates_from_block(block: &Block) -> Result<UpdateBatch, ReplayError> {
         block: number,
         ..UpdateBatch::default()
     };
+    if number == 0 {
+        return Ok(updates);
+    }
     for (i, (envelope, &code)) in block.data.envelopes.iter().zip(codes).enumerate() {
         let index = i as u32;
         let inconsistent = |reason: String| ReplayError::Inconsistent {
