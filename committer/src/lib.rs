@@ -1,5 +1,38 @@
-//! The committer (step 5 of the flow): pulls blocks from the orderers, validates each
-//! transaction (signatures, endorsement policy, MVCC, phantoms, duplicates) and
-//! commits valid writes atomically with the block.
+//! The committer (step 5 of the flow): pulls blocks from the channel's orderers,
+//! checks each is the next block of the chain and signed by a consenter,
+//! validates its transactions (`cellchain-validation`: signatures, endorsement
+//! policies, MVCC, phantoms, duplicates), writes one validation code per
+//! transaction and the commit hash into the block, and commits it: block files
+//! first (fsynced), then the state (one atomic sled batch). It is the
+//! organisation's ledger of record and serves the **validated block feed** that
+//! the organisation's endorsers and clients follow, and ledger queries.
 //!
-//! Not built yet: this crate is a placeholder until the endorser/committer issue.
+//! The pieces, from the outside in:
+//!
+//! - [`service`]: the HTTP API (axum): the validated block feed, signed queries,
+//!   status, health and metrics. `router(app)` is testable without a socket;
+//!   `run(listener, app, shutdown)` serves it.
+//! - [`puller`]: one task per channel following an orderer's deliver stream, with
+//!   failover to the next orderer; the channel's single writer.
+//! - [`ledger`]: block files and state of one channel: open with recovery
+//!   (replay, refusal of a state ahead of the blocks), commit one block.
+//! - [`pipeline`]: the pure checks of a block from an orderer, the genesis commit
+//!   hash, summaries of validation codes.
+//! - [`channel`]: what the puller and the handlers share; request authorisation.
+//! - [`config`]: the committer's own configuration file. [`metrics`]: Prometheus.
+//!
+//! Not done here: private data dissemination (blocks are applied with their
+//! private-write hashes only), channel configuration updates, chaincode
+//! definitions committed through the lifecycle (they come from a file).
+
+pub mod boot;
+pub mod channel;
+pub mod config;
+pub mod ledger;
+pub mod metrics;
+pub mod pipeline;
+pub mod puller;
+pub mod service;
+
+#[cfg(test)]
+mod fixtures;

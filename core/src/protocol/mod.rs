@@ -18,6 +18,7 @@
 mod block;
 mod deliver;
 mod proposal;
+mod query;
 mod rwset;
 pub mod signing;
 mod transaction;
@@ -26,6 +27,7 @@ mod validation_code;
 pub use block::*;
 pub use deliver::*;
 pub use proposal::*;
+pub use query::*;
 pub use rwset::*;
 pub use transaction::*;
 pub use validation_code::*;

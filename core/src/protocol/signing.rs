@@ -15,6 +15,7 @@ pub const BLOCK: &[u8] = b"cellchain/block/v1\0";
 pub const CONFIG: &[u8] = b"cellchain/config/v1\0";
 pub const DELIVER: &[u8] = b"cellchain/deliver/v1\0";
 pub const CLUSTER: &[u8] = b"cellchain/cluster/v1\0";
+pub const QUERY: &[u8] = b"cellchain/query/v1\0";
 
 fn tagged(tag: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let len = tag.len() + parts.iter().map(|p| p.len()).sum::<usize>();
@@ -71,4 +72,9 @@ pub fn deliver_message(request: &[u8]) -> Vec<u8> {
 /// batch of Raft messages and forwarded envelopes, or a block pull).
 pub fn cluster_message(body: &[u8]) -> Vec<u8> {
     tagged(CLUSTER, &[body])
+}
+
+/// Signed by a client querying a committer's ledger (query request bytes).
+pub fn query_message(request: &[u8]) -> Vec<u8> {
+    tagged(QUERY, &[request])
 }

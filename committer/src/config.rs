@@ -1,0 +1,202 @@
+//! The committer's own configuration file (YAML): who this node is, where it
+//! listens and keeps its data, which channels it commits and which chaincode
+//! definitions are in force. What a channel is (members, consenters, ACLs) comes
+//! from the channel's genesis block, never from here.
+//!
+//! ```yaml
+//! name: committer-org1             # for logs and metrics
+//! listen: 127.0.0.1:7051
+//! data_dir: /var/lib/cellchain/committer-org1   # <channel>/blocks, <channel>/state
+//! msp_id: Org1MSP
+//! cert: crypto/Org1MSP/nodes/committer0/cert.pem   # a peer certificate (OU=peer)
+//! key: crypto/Org1MSP/nodes/committer0/key.pem
+//! genesis_blocks: [channels/atmp.block.json]
+//! definitions: definitions.yaml    # chaincode definitions per channel (see
+//!                                  # cellchain_validation::parse_definitions)
+//! orderers: [127.0.0.1:7050]       # optional: deliver endpoints to use instead of
+//!                                  # the consenters' endpoints in the genesis blocks
+//! clock_skew: 5m                   # optional: accepted skew of signed requests
+//! validation_workers: 4            # optional: default, the available cores
+//! stall_timeout: 10s               # optional: how long a silent deliver stream may
+//!                                  # lag behind another orderer before failing over
+//! ```
+//!
+//! Relative paths are resolved against the file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cellchain_core::config::Millis;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitterConfig {
+    /// This node's name, for logs, metrics and status.
+    pub name: String,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub msp_id: String,
+    /// This node's peer certificate (PEM) and PKCS#8 key: it signs the deliver
+    /// requests sent to the orderers.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Genesis blocks (JSON) of the channels this node commits.
+    pub genesis_blocks: Vec<PathBuf>,
+    /// The chaincode definitions file.
+    pub definitions: PathBuf,
+    /// Orderer endpoints (`host:port`) to pull from, in order of preference,
+    /// for every channel; empty: each channel's consenters from its genesis block.
+    #[serde(default)]
+    pub orderers: Vec<String>,
+    /// How far the timestamp of a signed feed or query request may be from this
+    /// node's clock.
+    #[serde(default = "default_clock_skew")]
+    pub clock_skew: Millis,
+    /// Threads that check a block's transactions in parallel (0: available cores).
+    #[serde(default)]
+    pub validation_workers: usize,
+    /// A deliver stream that has carried nothing for this long while another
+    /// orderer has more blocks is considered stalled.
+    #[serde(default = "default_stall_timeout")]
+    pub stall_timeout: Millis,
+}
+
+fn default_clock_skew() -> Millis {
+    Millis(300_000)
+}
+
+fn default_stall_timeout() -> Millis {
+    Millis(10_000)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("cannot read the committer configuration {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the committer configuration {path} is not valid: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+impl CommitterConfig {
+    /// Reads and checks the file, resolving relative paths against its directory.
+    pub fn load(path: &Path) -> Result<CommitterConfig, ConfigFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |reason: String| ConfigFileError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut config: CommitterConfig =
+            serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if config.genesis_blocks.is_empty() {
+            return Err(invalid(
+                "genesis_blocks is empty: list the genesis block of each channel to commit".into(),
+            ));
+        }
+        if let Some(bad) = config.orderers.iter().find(|o| {
+            o.rsplit_once(':')
+                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        }) {
+            return Err(invalid(format!(
+                "orderer endpoint {bad:?} is not host:port"
+            )));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut config.data_dir);
+        resolve(&mut config.cert);
+        resolve(&mut config.key);
+        resolve(&mut config.definitions);
+        config.genesis_blocks.iter_mut().for_each(resolve);
+        Ok(config)
+    }
+
+    pub fn clock_skew(&self) -> Duration {
+        Duration::from_millis(self.clock_skew.0)
+    }
+
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_millis(self.stall_timeout.0)
+    }
+
+    /// Validation threads: the configured number, or the available cores.
+    pub fn workers(&self) -> usize {
+        if self.validation_workers > 0 {
+            self.validation_workers
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("committer.yaml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    const GOOD: &str = "name: c1\nlisten: 127.0.0.1:7051\ndata_dir: data\nmsp_id: Org1MSP\ncert: c.pem\nkey: /abs/k.pem\ngenesis_blocks: [ch.block.json]\ndefinitions: defs.yaml\n";
+
+    #[test]
+    fn relative_paths_resolve_against_the_file_and_defaults_apply() {
+        let (dir, path) = write(GOOD);
+        let c = CommitterConfig::load(&path).unwrap();
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        assert_eq!(c.cert, dir.path().join("c.pem"));
+        assert_eq!(c.key, PathBuf::from("/abs/k.pem"));
+        assert_eq!(c.definitions, dir.path().join("defs.yaml"));
+        assert_eq!(c.genesis_blocks, vec![dir.path().join("ch.block.json")]);
+        assert_eq!(c.clock_skew(), Duration::from_secs(300));
+        assert_eq!(c.stall_timeout(), Duration::from_secs(10));
+        assert!(c.orderers.is_empty());
+        assert!(c.workers() >= 1);
+    }
+
+    #[test]
+    fn optional_fields_parse() {
+        let (_d, path) = write(&format!(
+            "{GOOD}orderers: [127.0.0.1:7050, 'orderer1.example:7050']\nclock_skew: 30s\nvalidation_workers: 3\nstall_timeout: 2s\n"
+        ));
+        let c = CommitterConfig::load(&path).unwrap();
+        assert_eq!(c.orderers.len(), 2);
+        assert_eq!(c.clock_skew(), Duration::from_secs(30));
+        assert_eq!(c.workers(), 3);
+        assert_eq!(c.stall_timeout(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn unknown_fields_empty_channels_and_bad_endpoints_are_refused() {
+        let (_d, path) = write(&format!("{GOOD}colour: blue\n"));
+        let e = CommitterConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("colour"), "{e}");
+        let (_d, path) = write(&GOOD.replace("[ch.block.json]", "[]"));
+        let e = CommitterConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("genesis_blocks is empty"), "{e}");
+        let (_d, path) = write(&format!("{GOOD}orderers: [localhost]\n"));
+        let e = CommitterConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("not host:port"), "{e}");
+        let (_d, path) = write(&GOOD.replace("definitions: defs.yaml\n", ""));
+        let e = CommitterConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("definitions"), "{e}");
+        assert!(matches!(
+            CommitterConfig::load(Path::new("/nonexistent/c.yaml")),
+            Err(ConfigFileError::Read { .. })
+        ));
+    }
+}

@@ -1,0 +1,525 @@
+//! One channel's ledger on this node: the block files (the ledger of record) and
+//! the state store derived from them, opened with recovery and extended one
+//! validated block at a time. Synchronous: callers run it on a blocking thread.
+//!
+//! # Commit order and recovery
+//!
+//! A block is validated against the state as of the block before, its codes and
+//! commit hash are written into its metadata, then it is **appended to the block
+//! files (fsynced) first** and **applied to the state store second** (one atomic,
+//! flushed sled batch). A crash between the two leaves the state behind the blocks,
+//! never ahead; on open, [`Ledger::open`]:
+//!
+//! 1. opens the block files (a record torn by a crash is cut away: that block was
+//!    never acknowledged) and writes the genesis block, with its code and commit
+//!    hash, into a new store; an existing store must start with this genesis block;
+//! 2. opens the state store and compares its savepoint height with the block height:
+//!    - **state ahead of the blocks**: refused ([`LedgerError::StateAhead`]): the
+//!      block files were replaced or truncated; state is derived, so delete the
+//!      state directory to rebuild it from the blocks;
+//!    - **state behind**: the missing blocks are replayed from the block files
+//!      with `updates_from_block` (codes from their metadata, no re-validation);
+//!      each recomputed commit hash must equal the one stored in the block;
+//!    - **equal**: the state's commit hash must equal the last block's.
+//!
+//! Private data is not disseminated yet: every block is applied with an empty
+//! private slice (members keep only the hashes the block carries).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use cellchain_core::crypto::CryptoProvider;
+use cellchain_core::protocol::{Block, TxValidationCode};
+use cellchain_core::Hash32;
+use cellchain_storage::{
+    BlockStore, FileBlockStore, StateReader, StateStore, StateStoreError, StoreError, StoreOptions,
+};
+use cellchain_validation::{
+    commit_hash, updates_from_block, DefinitionSet, ReplayError, UpdateBatch, ValidationError,
+    Validator,
+};
+
+use crate::pipeline::{committed_genesis, genesis_outcome, BlockRefused, BlockTrust};
+
+/// An infrastructure failure of the ledger: the channel stops (the process exits
+/// and a restart recovers from what is on disk).
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("block store of channel {channel}: {source}")]
+    Blocks { channel: String, source: StoreError },
+    #[error("state store of channel {channel}: {source}")]
+    State {
+        channel: String,
+        source: StateStoreError,
+    },
+    /// The block store starts with another genesis block.
+    #[error("the block store in {} holds another channel's genesis block ({found}, expected {expected}); point data_dir elsewhere", dir.display())]
+    WrongGenesis {
+        dir: PathBuf,
+        found: Hash32,
+        expected: Hash32,
+    },
+    /// The state has applied blocks the block files do not hold.
+    #[error("the state store in {} has applied {state_height} blocks but the block files in {} hold only {block_height}: the block files were replaced or truncated. Restore them, or delete the state directory to rebuild state from the blocks", state_dir.display(), blocks_dir.display())]
+    StateAhead {
+        state_dir: PathBuf,
+        blocks_dir: PathBuf,
+        state_height: u64,
+        block_height: u64,
+    },
+    /// A stored block's updates cannot be derived for replay.
+    #[error("channel {channel}: cannot replay a stored block: {source}")]
+    Replay {
+        channel: String,
+        source: ReplayError,
+    },
+    /// A stored block carries no commit hash: it was never committed by a committer.
+    #[error("channel {channel}: stored block {number} carries no commit hash; the block files were not written by a committer")]
+    MissingCommitHash { channel: String, number: u64 },
+    /// Replaying a stored block gives another commit hash than the one it records.
+    #[error("channel {channel}: replaying block {number} gives commit hash {recomputed}, but the block records {stored}: the block files or the state are damaged; verify the ledger (cellchain ledger verify), then delete the state directory to rebuild it")]
+    CommitHashMismatch {
+        channel: String,
+        number: u64,
+        stored: Hash32,
+        recomputed: Hash32,
+    },
+    /// Committed state could not be read while validating.
+    #[error("channel {channel}: cannot validate block {number}: {source}")]
+    Validation {
+        channel: String,
+        number: u64,
+        source: ValidationError,
+    },
+}
+
+/// What opening a ledger found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    pub height: u64,
+    /// Blocks replayed into the state from the block files.
+    pub replayed: u64,
+    /// Bytes of a torn last block record cut away.
+    pub truncated_bytes: u64,
+    pub commit_hash: Hash32,
+}
+
+/// The outcome of committing one block.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub number: u64,
+    pub codes: Vec<TxValidationCode>,
+    pub commit_hash: Hash32,
+    pub validation_time: Duration,
+    /// Block append (fsync) plus state apply (flush).
+    pub commit_time: Duration,
+}
+
+/// Why [`Ledger::commit`] did not commit a block.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The block is not acceptable from an orderer; the ledger is unchanged.
+    #[error(transparent)]
+    Refused(#[from] BlockRefused),
+    /// The ledger failed; stop.
+    #[error(transparent)]
+    Fatal(#[from] LedgerError),
+}
+
+/// Where a channel's ledger lives under the data directory.
+pub fn blocks_dir(data_dir: &Path, channel: &str) -> PathBuf {
+    data_dir.join(channel).join("blocks")
+}
+
+pub fn state_dir(data_dir: &Path, channel: &str) -> PathBuf {
+    data_dir.join(channel).join("state")
+}
+
+/// A channel's block files and state, with their single writer.
+pub struct Ledger {
+    channel: String,
+    blocks: Arc<RwLock<FileBlockStore>>,
+    state: StateStore,
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger of the channel whose genesis block is
+    /// `genesis` under `data_dir`, recovering as the module docs say.
+    pub fn open(data_dir: &Path, genesis: &Block) -> Result<(Ledger, Recovery), LedgerError> {
+        let channel = channel_of(genesis);
+        let blocks_err = |source| LedgerError::Blocks {
+            channel: channel.clone(),
+            source,
+        };
+        let state_err = |source| LedgerError::State {
+            channel: channel.clone(),
+            source,
+        };
+        let bdir = blocks_dir(data_dir, &channel);
+        let (mut store, report) =
+            FileBlockStore::open(&bdir, StoreOptions::default()).map_err(blocks_err)?;
+        if store.height() == 0 {
+            store
+                .append(&committed_genesis(genesis))
+                .map_err(blocks_err)?;
+            tracing::info!(%channel, "block store created with the genesis block");
+        } else {
+            let stored = store.get(0).map_err(blocks_err)?.expect("height > 0");
+            if stored.hash() != genesis.hash() {
+                return Err(LedgerError::WrongGenesis {
+                    dir: bdir,
+                    found: stored.hash(),
+                    expected: genesis.hash(),
+                });
+            }
+        }
+        let sdir = state_dir(data_dir, &channel);
+        let mut state = StateStore::open(&sdir).map_err(state_err)?;
+        let block_height = store.height();
+        let (state_height, _) = state.savepoint();
+        if state_height > block_height {
+            return Err(LedgerError::StateAhead {
+                state_dir: sdir,
+                blocks_dir: bdir,
+                state_height,
+                block_height,
+            });
+        }
+        let mut replayed = 0;
+        for number in state_height..block_height {
+            let block = store
+                .get(number)
+                .map_err(blocks_err)?
+                .expect("below the height");
+            let updates = if number == 0 {
+                genesis_outcome().1
+            } else {
+                updates_from_block(&block).map_err(|source| LedgerError::Replay {
+                    channel: channel.clone(),
+                    source,
+                })?
+            };
+            let previous = state.savepoint().1.unwrap_or(Hash32::ZERO);
+            let hash = check_stored_hash(&channel, &block, &previous, &updates)?;
+            state.apply(&updates, hash, &[]).map_err(state_err)?;
+            replayed += 1;
+        }
+        if replayed > 0 {
+            tracing::info!(%channel, from = state_height, to = block_height, "replayed blocks the state was missing");
+        }
+        // Equal heights: the state must be the one these blocks produce.
+        let last = store
+            .get(block_height - 1)
+            .map_err(blocks_err)?
+            .expect("below the height");
+        let stored = last
+            .metadata
+            .commit_hash
+            .ok_or_else(|| LedgerError::MissingCommitHash {
+                channel: channel.clone(),
+                number: block_height - 1,
+            })?;
+        let (_, state_hash) = state.savepoint();
+        if state_hash != Some(stored) {
+            return Err(LedgerError::CommitHashMismatch {
+                channel: channel.clone(),
+                number: block_height - 1,
+                stored,
+                recomputed: state_hash.unwrap_or(Hash32::ZERO),
+            });
+        }
+        let recovery = Recovery {
+            height: block_height,
+            replayed,
+            truncated_bytes: report.truncated_bytes(),
+            commit_hash: stored,
+        };
+        Ok((
+            Ledger {
+                channel,
+                blocks: Arc::new(RwLock::new(store)),
+                state,
+            },
+            recovery,
+        ))
+    }
+
+    /// The block files, shared with the feed (which reads them).
+    pub fn blocks(&self) -> Arc<RwLock<FileBlockStore>> {
+        self.blocks.clone()
+    }
+
+    /// A read handle on the state, for queries.
+    pub fn reader(&self) -> StateReader {
+        self.state.reader()
+    }
+
+    /// Blocks committed (the next block's number).
+    pub fn height(&self) -> u64 {
+        self.state.savepoint().0
+    }
+
+    /// The last block's commit hash.
+    pub fn commit_hash(&self) -> Hash32 {
+        self.state.savepoint().1.unwrap_or(Hash32::ZERO)
+    }
+
+    /// Checks `block` (chain and consenter signature, see [`BlockTrust`]),
+    /// validates it, stores it with its codes and commit hash (block files first,
+    /// then state) and returns what was committed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit(
+        &mut self,
+        mut block: Block,
+        trust: &BlockTrust,
+        validator: &Validator,
+        defs: &DefinitionSet,
+        provider: &dyn CryptoProvider,
+        workers: usize,
+        now_unix: i64,
+    ) -> Result<Committed, CommitError> {
+        let (height, previous) = self.state.savepoint();
+        let last_hash = self.blocks.read().expect("block store lock").last_hash();
+        trust.check_block(height, last_hash, &block, provider, now_unix)?;
+        let number = block.header.number;
+        let started = Instant::now();
+        let validated = {
+            let view = self.state.view();
+            validator
+                .validate_block(&block, &view, defs, provider, workers)
+                .map_err(|source| LedgerError::Validation {
+                    channel: self.channel.clone(),
+                    number,
+                    source,
+                })?
+        };
+        let hash = commit_hash(
+            &previous.unwrap_or(Hash32::ZERO),
+            number,
+            &validated.codes,
+            &validated.updates,
+        );
+        block.metadata.validation_codes = validated.codes.clone();
+        block.metadata.commit_hash = Some(hash);
+        let validation_time = started.elapsed();
+
+        let started = Instant::now();
+        self.blocks
+            .write()
+            .expect("block store lock")
+            .append(&block)
+            .map_err(|source| LedgerError::Blocks {
+                channel: self.channel.clone(),
+                source,
+            })?;
+        self.state
+            .apply(&validated.updates, hash, &[])
+            .map_err(|source| LedgerError::State {
+                channel: self.channel.clone(),
+                source,
+            })?;
+        Ok(Committed {
+            number,
+            codes: validated.codes,
+            commit_hash: hash,
+            validation_time,
+            commit_time: started.elapsed(),
+        })
+    }
+}
+
+/// The commit hash of a stored block recomputed from `updates`, checked against
+/// the one in its metadata.
+fn check_stored_hash(
+    channel: &str,
+    block: &Block,
+    previous: &Hash32,
+    updates: &UpdateBatch,
+) -> Result<Hash32, LedgerError> {
+    let number = block.header.number;
+    let stored = block
+        .metadata
+        .commit_hash
+        .ok_or_else(|| LedgerError::MissingCommitHash {
+            channel: channel.to_string(),
+            number,
+        })?;
+    let recomputed = commit_hash(previous, number, &block.metadata.validation_codes, updates);
+    if recomputed != stored {
+        return Err(LedgerError::CommitHashMismatch {
+            channel: channel.to_string(),
+            number,
+            stored,
+            recomputed,
+        });
+    }
+    Ok(recomputed)
+}
+
+/// The channel a genesis block defines (its verified configuration names it; the
+/// header of its one envelope says the same).
+fn channel_of(genesis: &Block) -> String {
+    genesis
+        .data
+        .envelopes
+        .first()
+        .and_then(|e| e.parse_payload().ok())
+        .map(|p| p.header.channel_id)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{block_after, fixture, now, Fixture};
+    use cellchain_core::crypto::default_provider;
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+
+    /// Commits `n` empty consenter-signed blocks; returns the last commit hash.
+    fn commit_blocks(f: &Fixture, ledger: &mut Ledger, n: usize) -> Hash32 {
+        let msps = f.config.msp_set().unwrap();
+        let trust = BlockTrust::new(&f.config, msps, now()).unwrap();
+        let validator = Validator::new(f.config.clone()).unwrap();
+        let defs = DefinitionSet::default();
+        for _ in 0..n {
+            let last = ledger
+                .blocks()
+                .read()
+                .unwrap()
+                .get(ledger.height() - 1)
+                .unwrap()
+                .unwrap();
+            let block = block_after(&last, Some(&f.orderer));
+            let c = ledger
+                .commit(
+                    block,
+                    &trust,
+                    &validator,
+                    &defs,
+                    default_provider(),
+                    2,
+                    now(),
+                )
+                .unwrap();
+            assert_eq!(c.number + 1, ledger.height());
+        }
+        // A block that does not extend the chain is refused and changes nothing.
+        let stale = block_after(&f.genesis, Some(&f.orderer));
+        let height = ledger.height();
+        assert!(matches!(
+            ledger.commit(
+                stale,
+                &trust,
+                &validator,
+                &defs,
+                default_provider(),
+                2,
+                now()
+            ),
+            Err(CommitError::Refused(BlockRefused::Chain(_)))
+        ));
+        assert_eq!(ledger.height(), height);
+        ledger.commit_hash()
+    }
+
+    #[test]
+    fn a_new_ledger_holds_the_genesis_block_with_its_commit_hash() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, recovery) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        assert_eq!(recovery.height, 1);
+        assert_eq!(recovery.commit_hash, genesis_outcome().2);
+        let stored = ledger.blocks().read().unwrap().get(0).unwrap().unwrap();
+        assert_eq!(stored.metadata.commit_hash, Some(genesis_outcome().2));
+        drop(ledger);
+        let (_, again) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        assert_eq!((again.height, again.replayed), (1, 0));
+        // Another channel's genesis block is refused.
+        let other = fixture();
+        assert!(matches!(
+            Ledger::open(dir.path(), &other.genesis),
+            Err(LedgerError::WrongGenesis { .. })
+        ));
+    }
+
+    #[test]
+    fn blocks_the_state_is_missing_are_replayed_to_the_same_commit_hash() {
+        let f = fixture();
+        let a = tempfile::tempdir().unwrap();
+        let (mut ledger, _) = Ledger::open(a.path(), &f.genesis).unwrap();
+        let hash = commit_blocks(&f, &mut ledger, 3);
+        drop(ledger);
+        // A crash after appending blocks 1-3 but before applying them: a state at
+        // height 1 beside block files of height 4.
+        let b = tempfile::tempdir().unwrap();
+        drop(Ledger::open(b.path(), &f.genesis).unwrap());
+        std::fs::remove_dir_all(blocks_dir(b.path(), "ch")).unwrap();
+        copy_dir(&blocks_dir(a.path(), "ch"), &blocks_dir(b.path(), "ch"));
+        let (ledger, recovery) = Ledger::open(b.path(), &f.genesis).unwrap();
+        assert_eq!((recovery.height, recovery.replayed), (4, 3));
+        assert_eq!(ledger.commit_hash(), hash);
+        drop(ledger);
+        // State deleted: rebuilt from the blocks alone.
+        std::fs::remove_dir_all(state_dir(b.path(), "ch")).unwrap();
+        let (ledger, recovery) = Ledger::open(b.path(), &f.genesis).unwrap();
+        assert_eq!((recovery.height, recovery.replayed), (4, 4));
+        assert_eq!(ledger.commit_hash(), hash);
+    }
+
+    #[test]
+    fn a_state_ahead_of_the_blocks_is_refused() {
+        let f = fixture();
+        let a = tempfile::tempdir().unwrap();
+        let (mut ledger, _) = Ledger::open(a.path(), &f.genesis).unwrap();
+        commit_blocks(&f, &mut ledger, 2);
+        drop(ledger);
+        std::fs::remove_dir_all(blocks_dir(a.path(), "ch")).unwrap();
+        match Ledger::open(a.path(), &f.genesis) {
+            Err(e @ LedgerError::StateAhead { .. }) => {
+                assert!(matches!(
+                    e,
+                    LedgerError::StateAhead {
+                        state_height: 3,
+                        block_height: 1,
+                        ..
+                    }
+                ));
+                assert!(e.to_string().contains("delete the state directory"), "{e}");
+            }
+            other => panic!("expected StateAhead, got {:?}", other.map(|(_, r)| r)),
+        }
+    }
+
+    #[test]
+    fn a_stored_block_whose_commit_hash_does_not_replay_is_refused() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) =
+            FileBlockStore::open(blocks_dir(dir.path(), "ch"), StoreOptions::default()).unwrap();
+        store.append(&committed_genesis(&f.genesis)).unwrap();
+        let mut b1 = block_after(&f.genesis, Some(&f.orderer));
+        b1.metadata.commit_hash = Some(Hash32([1; 32]));
+        store.append(&b1).unwrap();
+        drop(store);
+        match Ledger::open(dir.path(), &f.genesis) {
+            Err(LedgerError::CommitHashMismatch { number, .. }) => assert_eq!(number, 1),
+            other => panic!(
+                "expected CommitHashMismatch, got {:?}",
+                other.map(|(_, r)| r)
+            ),
+        }
+    }
+}

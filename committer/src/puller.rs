@@ -1,0 +1,274 @@
+//! Pulling a channel's blocks from its orderers and committing them, one task per
+//! channel: the single writer of the channel's ledger.
+//!
+//! The puller asks one orderer at a time for every block from our height on
+//! (the orderer's deliver API, a signed request following the channel) and commits
+//! each block as it arrives. It **fails over** to the next endpoint, in order,
+//! when the connection fails, the orderer refuses the request, the stream ends,
+//! a block is refused (does not extend our chain, no valid consenter signature)
+//! or the stream **stalls**: nothing arrived for `stall_timeout` while some
+//! orderer reports more blocks than we have. Each failover is logged with the
+//! endpoint and the reason and counted; after a round without progress it backs
+//! off (200 ms doubling to 5 s).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cellchain_core::crypto::{CryptoProvider, Signer};
+use cellchain_core::identity::SerializedIdentity;
+use cellchain_core::protocol::{Block, DeliverRequest, SignedDeliverRequest, Timestamp};
+use cellchain_validation::{DefinitionSet, Validator};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::channel::ChannelShared;
+use crate::ledger::{CommitError, Ledger, LedgerError};
+use crate::pipeline::{describe_invalid, summarise, BlockTrust};
+
+/// Everything one channel's puller needs.
+pub struct Puller {
+    pub shared: Arc<ChannelShared>,
+    pub ledger: Arc<Mutex<Ledger>>,
+    pub trust: Arc<BlockTrust>,
+    pub validator: Arc<Validator>,
+    pub definitions: Arc<DefinitionSet>,
+    pub provider: &'static dyn CryptoProvider,
+    pub workers: usize,
+    /// Orderer endpoints (`host:port`), in order of preference.
+    pub endpoints: Vec<String>,
+    pub identity: SerializedIdentity,
+    pub signer: Arc<dyn Signer>,
+    pub stall_timeout: Duration,
+    pub node: String,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Why following one orderer ended.
+enum Ended {
+    Shutdown,
+    /// Try the next orderer; the reason is logged.
+    Failover(String),
+    Fatal(LedgerError),
+}
+
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Puller {
+    /// Runs until shutdown (`Ok`) or a ledger failure (`Err`: stop the node).
+    pub async fn run(mut self) -> Result<(), LedgerError> {
+        let span =
+            tracing::info_span!("committer", channel = %self.shared.channel, node = %self.node);
+        async move {
+            let http = reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .build()
+                .expect("HTTP client");
+            let mut index = 0usize;
+            let mut fruitless = 0u32;
+            loop {
+                if *self.shutdown.borrow() {
+                    return Ok(());
+                }
+                let endpoint = self.endpoints[index % self.endpoints.len()].clone();
+                *self.shared.status.orderer.lock().expect("status lock") = Some(endpoint.clone());
+                let before = self.shared.block_height();
+                tracing::info!(orderer = %endpoint, from = before, "pulling blocks");
+                let ended = self.follow(&http, &endpoint).await;
+                let progressed = self.shared.block_height() > before;
+                match ended {
+                    Ended::Shutdown => return Ok(()),
+                    Ended::Fatal(e) => {
+                        self.shared.set_error(e.to_string());
+                        return Err(e);
+                    }
+                    Ended::Failover(reason) => {
+                        index += 1;
+                        let next = &self.endpoints[index % self.endpoints.len()];
+                        tracing::warn!(orderer = %endpoint, %reason, next = %next, "failing over to the next orderer");
+                        self.shared.set_error(format!("orderer {endpoint}: {reason}"));
+                        self.shared.status.failovers.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                fruitless = if progressed { 0 } else { fruitless + 1 };
+                if fruitless > 0 {
+                    let delay = Duration::from_millis(200u64 << fruitless.min(5)).min(Duration::from_secs(5));
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = self.shutdown.changed() => return Ok(()),
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Follows one orderer's deliver stream from our height, committing blocks.
+    async fn follow(&mut self, http: &reqwest::Client, endpoint: &str) -> Ended {
+        let channel = self.shared.channel.clone();
+        let request = DeliverRequest {
+            channel_id: channel.clone(),
+            start: self.shared.block_height(),
+            stop: None,
+            creator: self.identity.clone(),
+            timestamp: Timestamp {
+                seconds: now_unix(),
+                nanos: 0,
+            },
+        };
+        let signed = match SignedDeliverRequest::sign(&request, self.signer.as_ref()) {
+            Ok(s) => s,
+            Err(e) => return Ended::Failover(format!("cannot sign the deliver request: {e}")),
+        };
+        let url = format!("http://{endpoint}/v1/channels/{channel}/deliver");
+        // Only the wait for the answer's headers is bounded here: a client
+        // timeout would also cut the (endless) stream; silence after that is the
+        // stall check's business.
+        let response = tokio::select! {
+            r = tokio::time::timeout(Duration::from_secs(10), http.post(&url).json(&signed).send()) => r,
+            _ = self.shutdown.changed() => return Ended::Shutdown,
+        };
+        let response = match response {
+            Err(_) => return Ended::Failover("no answer within 10 s".into()),
+            Ok(Err(e)) => return Ended::Failover(format!("cannot connect: {e}")),
+            Ok(Ok(r)) if !r.status().is_success() => return Ended::Failover(refusal(r).await),
+            Ok(Ok(r)) => r,
+        };
+        let mut stream = response.bytes_stream();
+        let mut buffer: Vec<u8> = Vec::new();
+        let mut scanned = 0usize;
+        loop {
+            let next = tokio::select! {
+                n = tokio::time::timeout(self.stall_timeout, stream.next()) => n,
+                _ = self.shutdown.changed() => return Ended::Shutdown,
+            };
+            match next {
+                Err(_) => {
+                    if let Some(reason) = self.stalled(http, endpoint).await {
+                        return Ended::Failover(reason);
+                    }
+                }
+                Ok(None) => return Ended::Failover("the orderer closed the block stream".into()),
+                Ok(Some(Err(e))) => return Ended::Failover(format!("the block stream broke: {e}")),
+                Ok(Some(Ok(chunk))) => {
+                    buffer.extend_from_slice(&chunk);
+                    while let Some(pos) = buffer[scanned..].iter().position(|b| *b == b'\n') {
+                        let end = scanned + pos;
+                        let block: Result<Block, _> = serde_json::from_slice(&buffer[..end]);
+                        buffer.drain(..=end);
+                        scanned = 0;
+                        let block = match block {
+                            Ok(b) => b,
+                            Err(e) => {
+                                return Ended::Failover(format!(
+                                    "the orderer sent a line that is not a block: {e}"
+                                ))
+                            }
+                        };
+                        if let Some(ended) = self.commit(block).await {
+                            return ended;
+                        }
+                    }
+                    scanned = buffer.len();
+                }
+            }
+        }
+    }
+
+    /// Commits one block on a blocking thread; `Some` when following must end.
+    async fn commit(&self, block: Block) -> Option<Ended> {
+        let number = block.header.number;
+        let txs = block.data.envelopes.len();
+        let ledger = self.ledger.clone();
+        let trust = self.trust.clone();
+        let validator = self.validator.clone();
+        let defs = self.definitions.clone();
+        let provider = self.provider;
+        let workers = self.workers;
+        let result = tokio::task::spawn_blocking(move || {
+            ledger.lock().expect("ledger lock").commit(
+                block,
+                &trust,
+                &validator,
+                &defs,
+                provider,
+                workers,
+                now_unix(),
+            )
+        })
+        .await
+        .unwrap_or_else(|p| std::panic::resume_unwind(p.into_panic()));
+        match result {
+            Ok(c) => {
+                self.shared.committed(&c);
+                let (valid, invalid) = summarise(&c.codes);
+                tracing::info!(
+                    block = c.number,
+                    txs,
+                    valid,
+                    invalid = %describe_invalid(&invalid),
+                    validation_ms = %format_args!("{:.3}", c.validation_time.as_secs_f64() * 1e3),
+                    commit_ms = %format_args!("{:.3}", c.commit_time.as_secs_f64() * 1e3),
+                    commit_hash = %c.commit_hash,
+                    "block committed"
+                );
+                None
+            }
+            Err(CommitError::Refused(reason)) => {
+                tracing::error!(block = number, %reason, "block refused");
+                self.shared
+                    .status
+                    .blocks_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                Some(Ended::Failover(format!("block {number} refused: {reason}")))
+            }
+            Err(CommitError::Fatal(e)) => Some(Ended::Fatal(e)),
+        }
+    }
+
+    /// Nothing arrived for a while: stalled if some orderer has more blocks.
+    async fn stalled(&self, http: &reqwest::Client, current: &str) -> Option<String> {
+        let ours = self.shared.block_height();
+        for endpoint in &self.endpoints {
+            let url = format!(
+                "http://{endpoint}/v1/channels/{}/status",
+                self.shared.channel
+            );
+            let status = async {
+                let r = http
+                    .get(&url)
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await
+                    .ok()?;
+                r.json::<serde_json::Value>().await.ok()
+            };
+            if let Some(height) = status.await.and_then(|s| s["height"].as_u64()) {
+                if height > ours {
+                    return Some(format!(
+                        "stalled: nothing from {current} for {} ms while {endpoint} has {height} blocks and we have {ours}",
+                        self.stall_timeout.as_millis()
+                    ));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A refusal's status and message, for the log.
+async fn refusal(r: reqwest::Response) -> String {
+    let status = r.status();
+    let body = r.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or(body);
+    format!("deliver refused with HTTP {status}: {message}")
+}
