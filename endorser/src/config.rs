@@ -1,0 +1,196 @@
+//! The endorser's own configuration file (YAML): who this peer is, where it
+//! listens and keeps its state replicas, which channels it serves, the chaincode
+//! definitions and modules it runs, and which committer it follows. What a channel
+//! is (members, ACLs) comes from the channel's genesis block, never from here.
+//!
+//! ```yaml
+//! name: peer0.org1
+//! listen: 127.0.0.1:7051
+//! data_dir: /var/lib/cellchain/peer0.org1     # replicas in data_dir/CHANNEL/state
+//! msp_id: Org1MSP
+//! cert: crypto/Org1MSP/nodes/peer0/cert.pem   # a peer certificate: it signs endorsements
+//! key: crypto/Org1MSP/nodes/peer0/key.pem
+//! genesis_blocks: [channels/atmp.block.json]
+//! definitions: definitions.yaml               # cellchain_validation::parse_definitions
+//! chaincodes:                                 # the module of each defined chaincode
+//!   - { channel: atmp, name: patient-batch, wasm: wasm/patient_batch.wasm }
+//! committer: 127.0.0.1:7060                   # its organisation's committer (block feed)
+//! proposal_skew: 5m                           # optional: accepted proposal clock skew
+//! runtime: { fuel: 100000000 }                # optional: RuntimeConfig limits
+//! ```
+//!
+//! Relative paths are resolved against the file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cellchain_chaincode_runtime::RuntimeConfig;
+use cellchain_core::config::Millis;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndorserConfig {
+    /// This peer's name, for logs and `/healthz`.
+    pub name: String,
+    pub listen: SocketAddr,
+    /// Holds one state replica per channel (`CHANNEL/state`) and the compiled
+    /// module cache (`chaincode-cache`).
+    pub data_dir: PathBuf,
+    pub msp_id: String,
+    /// This peer's certificate (PEM, role peer) and PKCS#8 key: endorsements are
+    /// signed with it.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Genesis blocks (JSON) of the channels this endorser serves.
+    pub genesis_blocks: Vec<PathBuf>,
+    /// The chaincode definitions file (per channel).
+    pub definitions: PathBuf,
+    /// The module installed for each defined chaincode this endorser runs.
+    #[serde(default)]
+    pub chaincodes: Vec<ChaincodeModule>,
+    /// `host:port` of this organisation's committer, whose validated block feed
+    /// keeps the replicas current.
+    pub committer: String,
+    /// How far a proposal's timestamp may be from this endorser's clock.
+    #[serde(default = "default_proposal_skew")]
+    pub proposal_skew: Millis,
+    /// Limits of the chaincode runtime; every endorser of a channel must use
+    /// the same deterministic ones (fuel, memory, simulator limits).
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+}
+
+/// One chaincode module to install.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChaincodeModule {
+    pub channel: String,
+    pub name: String,
+    pub wasm: PathBuf,
+}
+
+fn default_proposal_skew() -> Millis {
+    Millis(300_000)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("cannot read the endorser configuration {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the endorser configuration {path} is not valid: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+impl EndorserConfig {
+    /// Reads and checks the file, resolving relative paths against its directory.
+    pub fn load(path: &Path) -> Result<EndorserConfig, ConfigFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |reason: String| ConfigFileError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut config: EndorserConfig =
+            serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if config.genesis_blocks.is_empty() {
+            return Err(invalid(
+                "genesis_blocks is empty: list the genesis block of each channel to serve".into(),
+            ));
+        }
+        if config.committer.trim().is_empty() || config.committer.contains('/') {
+            return Err(invalid(format!(
+                "committer must be host:port (no scheme or path), got {:?}",
+                config.committer
+            )));
+        }
+        config
+            .runtime
+            .check()
+            .map_err(|e| invalid(format!("runtime: {e}")))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut config.data_dir);
+        resolve(&mut config.cert);
+        resolve(&mut config.key);
+        resolve(&mut config.definitions);
+        config.genesis_blocks.iter_mut().for_each(resolve);
+        config
+            .chaincodes
+            .iter_mut()
+            .for_each(|c| resolve(&mut c.wasm));
+        Ok(config)
+    }
+
+    pub fn proposal_skew(&self) -> Duration {
+        Duration::from_millis(self.proposal_skew.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("endorser.yaml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    const GOOD: &str = "name: peer0\nlisten: 127.0.0.1:7051\ndata_dir: data\nmsp_id: Org1MSP\ncert: c.pem\nkey: /abs/k.pem\ngenesis_blocks: [ch.block.json]\ndefinitions: defs.yaml\nchaincodes:\n  - { channel: ch, name: ks, wasm: ks.wasm }\ncommitter: 127.0.0.1:7060\n";
+
+    #[test]
+    fn relative_paths_resolve_against_the_file_and_defaults_apply() {
+        let (dir, path) = write(GOOD);
+        let c = EndorserConfig::load(&path).unwrap();
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        assert_eq!(c.cert, dir.path().join("c.pem"));
+        assert_eq!(c.key, PathBuf::from("/abs/k.pem"));
+        assert_eq!(c.definitions, dir.path().join("defs.yaml"));
+        assert_eq!(c.chaincodes[0].wasm, dir.path().join("ks.wasm"));
+        assert_eq!(c.proposal_skew(), Duration::from_secs(300));
+        assert_eq!(c.runtime, RuntimeConfig::default());
+    }
+
+    #[test]
+    fn runtime_limits_and_skew_can_be_set() {
+        let (_d, path) = write(&format!(
+            "{GOOD}proposal_skew: 30s\nruntime: {{ fuel: 5000, memory_bytes: 1048576 }}\n"
+        ));
+        let c = EndorserConfig::load(&path).unwrap();
+        assert_eq!(c.proposal_skew(), Duration::from_secs(30));
+        assert_eq!(c.runtime.fuel, 5000);
+        assert_eq!(c.runtime.memory_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn unknown_fields_bad_committers_and_bad_limits_are_refused() {
+        let (_d, path) = write(&format!("{GOOD}colour: blue\n"));
+        let e = EndorserConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("colour"), "{e}");
+        let (_d, path) = write(&GOOD.replace("[ch.block.json]", "[]"));
+        let e = EndorserConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("genesis_blocks is empty"), "{e}");
+        let (_d, path) = write(&GOOD.replace("127.0.0.1:7060", "http://c:1/x"));
+        let e = EndorserConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("host:port"), "{e}");
+        let (_d, path) = write(&format!("{GOOD}runtime: {{ memory_bytes: 1000 }}\n"));
+        let e = EndorserConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("memory_bytes"), "{e}");
+        assert!(matches!(
+            EndorserConfig::load(Path::new("/nonexistent/endorser.yaml")),
+            Err(ConfigFileError::Read { .. })
+        ));
+    }
+}

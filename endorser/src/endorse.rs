@@ -1,0 +1,315 @@
+//! The endorser itself: checks a signed proposal ([`crate::checks`], then the
+//! replay and chaincode checks against the replica), runs the chaincode in the
+//! wasmtime runtime against one snapshot of the replica, and answers with a
+//! [`ProposalResponse`]: signed when the contract succeeded, unsigned with the
+//! contract's error status when it did not (a refusal of the contract, a trap,
+//! fuel exhaustion: the request itself was fine, so this is not an HTTP error).
+//!
+//! [`Endorser::handle`] is synchronous and CPU-bound; the service runs it on
+//! tokio's blocking pool.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cellchain_chaincode_runtime::{CallerInfo, InstalledChaincode, Invocation, InvokeError};
+use cellchain_core::bytes::sha256;
+use cellchain_core::config::ChannelConfig;
+use cellchain_core::crypto::{default_provider, Signer};
+use cellchain_core::identity::SerializedIdentity;
+use cellchain_core::protocol::{
+    encode, Block, ChaincodeRef, Endorsement, ProposalResponse, ProposalResponsePayload, Timestamp,
+};
+use cellchain_validation::DefinitionSet;
+
+use crate::checks::{parse, ChannelTrust, Mode, ProposalError, VerifiedProposal};
+use crate::metrics::Metrics;
+use crate::private::{PrivateEntry, PrivateStore};
+use crate::replica::{Replica, SnapshotState};
+
+/// How many transactions' private writes are kept for dissemination.
+pub const PRIVATE_STORE_CAPACITY: usize = 10_000;
+
+/// One served channel.
+pub struct Channel {
+    pub trust: ChannelTrust,
+    pub definitions: DefinitionSet,
+    /// Installed modules by chaincode name.
+    pub chaincodes: HashMap<String, Arc<InstalledChaincode>>,
+    pub replica: Arc<Replica>,
+}
+
+/// What one channel is made of, for [`Endorser::new`].
+pub struct ChannelSetup {
+    pub genesis: Block,
+    pub config: ChannelConfig,
+    pub definitions: DefinitionSet,
+    pub chaincodes: HashMap<String, Arc<InstalledChaincode>>,
+    /// The replica's state directory.
+    pub state_dir: PathBuf,
+}
+
+/// Everything an endorser is made of (boot reads it from files; tests build it).
+pub struct EndorserSetup {
+    pub name: String,
+    /// This peer's identity, which endorsements name.
+    pub identity: SerializedIdentity,
+    pub signer: Arc<dyn Signer>,
+    pub proposal_skew: Duration,
+    pub channels: Vec<ChannelSetup>,
+}
+
+/// The endorser's shared state: channels, identity, private writes, metrics.
+pub struct Endorser {
+    pub name: String,
+    pub identity: SerializedIdentity,
+    signer: Arc<dyn Signer>,
+    pub proposal_skew: Duration,
+    pub channels: BTreeMap<String, Channel>,
+    pub private: PrivateStore,
+    pub metrics: Metrics,
+}
+
+impl Endorser {
+    /// Opens each channel's replica and builds its trust; fails on a channel
+    /// configuration whose organisations do not load or a replica that cannot
+    /// be opened.
+    pub fn new(setup: EndorserSetup) -> anyhow::Result<Endorser> {
+        let mut channels = BTreeMap::new();
+        for ch in setup.channels {
+            let id = ch.config.channel_id.clone();
+            let trust = ChannelTrust::new(ch.config, default_provider())
+                .map_err(|e| anyhow::anyhow!("channel {id}: {e}"))?;
+            let replica = Replica::open(&ch.state_dir, &id, ch.genesis.hash()).map_err(|e| {
+                anyhow::anyhow!(
+                    "channel {id}: cannot open the state replica in {}: {e}",
+                    ch.state_dir.display()
+                )
+            })?;
+            channels.insert(
+                id,
+                Channel {
+                    trust,
+                    definitions: ch.definitions,
+                    chaincodes: ch.chaincodes,
+                    replica: Arc::new(replica),
+                },
+            );
+        }
+        Ok(Endorser {
+            name: setup.name,
+            identity: setup.identity,
+            signer: setup.signer,
+            proposal_skew: setup.proposal_skew,
+            channels,
+            private: PrivateStore::new(PRIVATE_STORE_CAPACITY),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// The signer of deliver requests to the committer (the endorser's own key).
+    pub fn signer(&self) -> Arc<dyn Signer> {
+        self.signer.clone()
+    }
+
+    /// Answers one request to `channel` (the path's) at `now`, counting the
+    /// outcome in the metrics.
+    pub fn handle(
+        &self,
+        channel: &str,
+        body: &[u8],
+        mode: Mode,
+        now: Timestamp,
+    ) -> Result<ProposalResponse, ProposalError> {
+        let result = self.process(channel, body, mode, now);
+        let outcome = match &result {
+            Ok(r) if r.endorsement.is_some() => "endorsed",
+            Ok(r) if r.response.is_success() => "evaluated",
+            Ok(_) => "chaincode_error",
+            Err(e) => e.kind(),
+        };
+        // Only served channels get their own label: a path is attacker-chosen.
+        let label = if self.channels.contains_key(channel) {
+            channel
+        } else {
+            "(unknown)"
+        };
+        self.metrics.count(label, mode, outcome);
+        if let Err(e) = &result {
+            tracing::debug!(%channel, mode = mode.as_str(), reason = %e, "proposal refused");
+        }
+        result
+    }
+
+    fn process(
+        &self,
+        channel: &str,
+        body: &[u8],
+        mode: Mode,
+        now: Timestamp,
+    ) -> Result<ProposalResponse, ProposalError> {
+        let (signed, proposal) = parse(body)?;
+        if proposal.header.channel_id != channel {
+            return Err(ProposalError::WrongChannel {
+                expected: channel.to_string(),
+                found: proposal.header.channel_id.clone(),
+            });
+        }
+        let Some(ch) = self.channels.get(channel) else {
+            return Err(ProposalError::UnknownChannel {
+                channel: channel.to_string(),
+                served: self.channels.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        };
+        let verified = ch
+            .trust
+            .verify(signed, proposal, mode, now, self.proposal_skew)?;
+        self.simulate(ch, verified, mode)
+    }
+
+    /// Checks 10-12 and the simulation, all on one snapshot of the replica.
+    fn simulate(
+        &self,
+        ch: &Channel,
+        v: VerifiedProposal,
+        mode: Mode,
+    ) -> Result<ProposalResponse, ProposalError> {
+        let channel = ch.trust.channel_id();
+        let unavailable = |e: cellchain_storage::StateStoreError| ProposalError::StateUnavailable {
+            reason: e.to_string(),
+        };
+        let view = ch.replica.reader().view();
+        let (height, _) = view.savepoint().map_err(unavailable)?;
+        if let Some(status) = view.tx_status(&v.tx_id).map_err(unavailable)? {
+            return Err(ProposalError::DuplicateTxId {
+                tx_id: v.tx_id.to_string(),
+                block: status.block,
+                index: status.index,
+            });
+        }
+        let name = &v.proposal.chaincode;
+        let Some(definition) = ch.definitions.0.get(name) else {
+            return Err(ProposalError::UndefinedChaincode {
+                chaincode: name.clone(),
+                channel: channel.to_string(),
+            });
+        };
+        let Some(installed) = ch.chaincodes.get(name) else {
+            return Err(ProposalError::NotInstalled {
+                chaincode: name.clone(),
+                channel: channel.to_string(),
+            });
+        };
+        let invocation = Invocation {
+            chaincode: name.clone(),
+            function: v.proposal.function.clone(),
+            args: v.proposal.args.clone(),
+            tx_id: v.tx_id,
+            channel_id: channel.to_string(),
+            timestamp: v.proposal.header.timestamp,
+            caller: CallerInfo::from(&v.creator),
+            transient: v.transient.clone(),
+        };
+        let started = Instant::now();
+        let result = installed.invoke(&invocation, &SnapshotState { view: &view });
+        // Release the snapshot before signing: the writer may go on.
+        drop(view);
+        self.metrics.observe_simulation(started.elapsed());
+
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(
+                    %channel,
+                    tx_id = %v.tx_id,
+                    chaincode = %name,
+                    function = %invocation.function,
+                    error = %e,
+                    "chaincode execution failed"
+                );
+                return match e {
+                    InvokeError::State(s) => Err(ProposalError::StateUnavailable {
+                        reason: s.to_string(),
+                    }),
+                    InvokeError::Instantiate { reason } => {
+                        Err(ProposalError::Overloaded { reason })
+                    }
+                    e => Ok(ProposalResponse {
+                        response: e.to_response(),
+                        payload: None,
+                        endorsement: None,
+                        ledger_height: height,
+                    }),
+                };
+            }
+        };
+        if !outcome.response.is_success() {
+            tracing::debug!(
+                %channel,
+                tx_id = %v.tx_id,
+                chaincode = %name,
+                status = outcome.response.status,
+                "the chaincode refused the proposal"
+            );
+            return Ok(ProposalResponse {
+                response: outcome.response,
+                payload: None,
+                endorsement: None,
+                ledger_height: height,
+            });
+        }
+        if mode == Mode::Evaluate {
+            return Ok(ProposalResponse {
+                response: outcome.response,
+                payload: None,
+                endorsement: None,
+                ledger_height: height,
+            });
+        }
+        let payload = ProposalResponsePayload {
+            proposal_hash: sha256(&v.bytes),
+            chaincode: ChaincodeRef {
+                name: definition.name.clone(),
+                version: definition.version.clone(),
+                sequence: definition.sequence,
+            },
+            rwset: outcome.output.tx_rwset(),
+            events: outcome.output.events,
+            response: outcome.response.clone(),
+        };
+        let bytes = encode(&payload);
+        let endorsement = Endorsement::sign(&bytes, self.identity.clone(), self.signer.as_ref())
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot sign an endorsement");
+                ProposalError::SigningFailed {
+                    reason: e.to_string(),
+                }
+            })?;
+        if !outcome.output.private_writes.is_empty() {
+            self.private.insert(
+                v.tx_id,
+                PrivateEntry {
+                    channel: channel.to_string(),
+                    chaincode: name.clone(),
+                    height,
+                    writes: outcome.output.private_writes,
+                },
+            );
+        }
+        Ok(ProposalResponse {
+            response: outcome.response,
+            payload: Some(bytes),
+            endorsement: Some(endorsement),
+            ledger_height: height,
+        })
+    }
+}
+
+/// The wall clock as a protocol timestamp.
+pub fn now() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_unix_nanos(d.as_nanos() as i128)
+}

@@ -1,0 +1,254 @@
+//! One channel's state replica: a [`StateStore`] kept current from the
+//! committer's validated blocks (no re-validation: the blocks carry their
+//! validation codes and commit hash), and the [`SnapshotState`] adapter the
+//! chaincode runtime reads through.
+//!
+//! A simulation holds one storage [`StateView`] from its first read to its
+//! last: no block is applied meanwhile, so it never sees half a block. The
+//! writer (the feed follower) waits for running simulations to release their
+//! views, and simulations are short (fuel and the wall-clock backstop bound them).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use cellchain_core::bytes::sha256;
+use cellchain_core::protocol::{Block, Version};
+use cellchain_core::Hash32;
+use cellchain_simulator::{StateError, StateView as SimStateView, VersionedValue};
+use cellchain_storage::{StateReader, StateStore, StateStoreError, StateView};
+use cellchain_validation::{updates_from_block, ReplayError, UpdateBatch};
+use tokio::sync::watch;
+
+/// Why a block from the feed could not be applied. The follower logs it and
+/// reconnects from the replica's height.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplicaError {
+    /// The block is ahead of the replica: blocks are missing in between.
+    #[error("block {got} does not follow the replica's height {expected}")]
+    Gap { expected: u64, got: u64 },
+    /// The block has no validation codes or no commit hash.
+    #[error("block {block} has not been validated (validation codes or commit hash missing): the feed must be the committer's validated block feed")]
+    NotValidated { block: u64 },
+    /// Block 0 is not the genesis block this endorser was configured with.
+    #[error("block 0 from the feed is not the genesis block of channel {channel}: the committer serves another channel or network")]
+    NotOurGenesis { channel: String },
+    /// The block does not link to the block applied before it.
+    #[error("block {block} does not link to the previous block (hash chain broken)")]
+    BrokenChain { block: u64 },
+    /// The block's updates cannot be derived.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// The state store refused or failed.
+    #[error("state store: {0}")]
+    Store(String),
+}
+
+impl From<StateStoreError> for ReplicaError {
+    fn from(e: StateStoreError) -> Self {
+        ReplicaError::Store(e.to_string())
+    }
+}
+
+/// What [`Replica::apply_block`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The block is now part of the replica.
+    Applied,
+    /// The replica already had it (a resent block after a reconnect).
+    AlreadyHad,
+}
+
+/// One channel's replica and what the status and metrics report of it.
+pub struct Replica {
+    pub channel: String,
+    genesis_hash: Hash32,
+    reader: StateReader,
+    /// The single writer; taken only by the feed follower (and tests).
+    store: Mutex<StateStore>,
+    /// Header hash of the last block applied by this process, for the chain check.
+    last_hash: Mutex<Option<Hash32>>,
+    height: watch::Sender<u64>,
+    commit_hash: Mutex<Option<Hash32>>,
+    connected: AtomicBool,
+    blocks_applied: AtomicU64,
+    feed_failures: AtomicU64,
+}
+
+impl Replica {
+    /// Opens (or creates) the replica of `channel` in `dir`, whose block 0 must
+    /// hash to `genesis_hash`.
+    pub fn open(dir: &Path, channel: &str, genesis_hash: Hash32) -> Result<Replica, ReplicaError> {
+        let store = StateStore::open(dir)?;
+        let (height, commit_hash) = store.savepoint();
+        Ok(Replica {
+            channel: channel.to_string(),
+            genesis_hash,
+            reader: store.reader(),
+            store: Mutex::new(store),
+            last_hash: Mutex::new(None),
+            height: watch::Sender::new(height),
+            commit_hash: Mutex::new(commit_hash),
+            connected: AtomicBool::new(false),
+            blocks_applied: AtomicU64::new(0),
+            feed_failures: AtomicU64::new(0),
+        })
+    }
+
+    /// The number of blocks applied: the next block wanted from the feed.
+    pub fn height(&self) -> u64 {
+        *self.height.borrow()
+    }
+
+    /// Follows the height (tests and status wait on it).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.height.subscribe()
+    }
+
+    pub fn commit_hash(&self) -> Option<Hash32> {
+        *self.commit_hash.lock().expect("commit hash lock")
+    }
+
+    pub fn reader(&self) -> &StateReader {
+        &self.reader
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    pub fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
+    }
+
+    /// Blocks applied by this process.
+    pub fn blocks_applied(&self) -> u64 {
+        self.blocks_applied.load(Ordering::Relaxed)
+    }
+
+    pub fn feed_failures(&self) -> u64 {
+        self.feed_failures.load(Ordering::Relaxed)
+    }
+
+    pub fn count_feed_failure(&self) {
+        self.feed_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Applies one validated block, atomically and durably (blocking: the store
+    /// fsyncs). Blocks below the height are skipped; a gap is refused.
+    pub fn apply_block(&self, block: &Block) -> Result<Applied, ReplicaError> {
+        let mut store = self.store.lock().expect("store lock");
+        let (height, _) = store.savepoint();
+        let number = block.header.number;
+        if number < height {
+            return Ok(Applied::AlreadyHad);
+        }
+        if number > height {
+            return Err(ReplicaError::Gap {
+                expected: height,
+                got: number,
+            });
+        }
+        let commit_hash = block
+            .metadata
+            .commit_hash
+            .ok_or(ReplicaError::NotValidated { block: number })?;
+        let mut last_hash = self.last_hash.lock().expect("hash lock");
+        if number == 0 && block.hash() != self.genesis_hash {
+            return Err(ReplicaError::NotOurGenesis {
+                channel: self.channel.clone(),
+            });
+        }
+        if let Some(previous) = *last_hash {
+            if block.header.previous_hash != previous {
+                return Err(ReplicaError::BrokenChain { block: number });
+            }
+        }
+        let updates = replica_updates(block)?;
+        store.apply(&updates, commit_hash, &[])?;
+        *last_hash = Some(block.hash());
+        *self.commit_hash.lock().expect("commit hash lock") = Some(commit_hash);
+        self.blocks_applied.fetch_add(1, Ordering::Relaxed);
+        self.height.send_replace(number + 1);
+        Ok(Applied::Applied)
+    }
+}
+
+/// The update batch of a validated block: [`updates_from_block`], which commits
+/// the genesis block as the committer does (no state, no tx id indexed).
+pub fn replica_updates(block: &Block) -> Result<UpdateBatch, ReplicaError> {
+    if block.metadata.validation_codes.len() != block.data.envelopes.len() {
+        return Err(ReplicaError::NotValidated {
+            block: block.header.number,
+        });
+    }
+    Ok(updates_from_block(block)?)
+}
+
+/// The chaincode runtime's view of state: one storage [`StateView`] (a snapshot
+/// held for the whole simulation), with the versions the store keeps.
+pub struct SnapshotState<'a, 'v> {
+    pub view: &'a StateView<'v>,
+}
+
+fn state_err(e: StateStoreError) -> StateError {
+    StateError {
+        reason: e.to_string(),
+    }
+}
+
+impl SimStateView for SnapshotState<'_, '_> {
+    fn get(&self, namespace: &str, key: &str) -> Result<Option<VersionedValue>, StateError> {
+        Ok(self
+            .view
+            .get(namespace, key)
+            .map_err(state_err)?
+            .map(|(value, version)| VersionedValue { value, version }))
+    }
+
+    fn range(
+        &self,
+        namespace: &str,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, VersionedValue)>, StateError> {
+        // The simulator always asks for at least one entry; the store reads 0
+        // as "all", so it is never passed.
+        let page = self
+            .view
+            .range(namespace, start, end, limit.max(1), None)
+            .map_err(state_err)?;
+        Ok(page
+            .items
+            .into_iter()
+            .map(|(k, value, version)| (k, VersionedValue { value, version }))
+            .collect())
+    }
+
+    fn get_private(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<VersionedValue>, StateError> {
+        Ok(self
+            .view
+            .get_private(namespace, collection, key)
+            .map_err(state_err)?
+            .map(|(value, version)| VersionedValue { value, version }))
+    }
+
+    fn get_private_hash(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<(Hash32, Version)>, StateError> {
+        // Private keys are indexed by the hash of the key, as the simulator
+        // writes them into the read/write set.
+        self.view
+            .get_private_hash(namespace, collection, &sha256(key.as_bytes()))
+            .map_err(state_err)
+    }
+}

@@ -1,0 +1,149 @@
+//! The endorser's HTTP API (axum). `router(endorser)` is testable without a
+//! socket; `run(listener, endorser, shutdown)` serves it.
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `POST /v1/channels/{channel}/endorse` | `peer/Propose` (Writers) | a [`SignedProposal`]; 200 with a [`ProposalResponse`] (endorsed, or the chaincode's error unsigned), 4xx/5xx with a reason |
+//! | `POST /v1/channels/{channel}/evaluate` | `peer/Evaluate` (Readers) | the same, run read-only: the response, never a payload or endorsement |
+//! | `GET /v1/channels/{channel}/status` | anyone | replica height, commit hash, feed connected |
+//! | `GET /healthz`, `GET /metrics` | operators | liveness and Prometheus metrics |
+//!
+//! Errors are JSON: `{"error": kind, "message": text, "retryable": bool}`.
+//!
+//! [`SignedProposal`]: cellchain_core::protocol::SignedProposal
+//! [`ProposalResponse`]: cellchain_core::protocol::ProposalResponse
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::checks::Mode;
+use crate::endorse::{now, Endorser};
+
+/// Largest request body: a proposal with its arguments and transient data
+/// (the runtime's input cap is 1 MiB by default).
+const BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+pub fn router(endorser: Arc<Endorser>) -> Router {
+    Router::new()
+        .route("/v1/channels/{channel}/endorse", post(endorse))
+        .route("/v1/channels/{channel}/evaluate", post(evaluate))
+        .route("/v1/channels/{channel}/status", get(channel_status))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(endorser)
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    endorser: Arc<Endorser>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(endorser))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn error(status: u16, kind: &str, message: impl Into<String>, retryable: bool) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        status,
+        Json(json!({"error": kind, "message": message.into(), "retryable": retryable})),
+    )
+        .into_response();
+    if retryable {
+        response
+            .headers_mut()
+            .insert("retry-after", "1".parse().expect("header value"));
+    }
+    response
+}
+
+async fn endorse(
+    State(endorser): State<Arc<Endorser>>,
+    Path(channel): Path<String>,
+    body: Bytes,
+) -> Response {
+    answer(endorser, channel, body, Mode::Propose).await
+}
+
+async fn evaluate(
+    State(endorser): State<Arc<Endorser>>,
+    Path(channel): Path<String>,
+    body: Bytes,
+) -> Response {
+    answer(endorser, channel, body, Mode::Evaluate).await
+}
+
+/// Runs the checks and the simulation on the blocking pool (wasm execution and
+/// signature checks are CPU-bound; the replica view may wait for a block).
+async fn answer(endorser: Arc<Endorser>, channel: String, body: Bytes, mode: Mode) -> Response {
+    let result =
+        tokio::task::spawn_blocking(move || endorser.handle(&channel, &body, mode, now())).await;
+    match result {
+        Ok(Ok(response)) => Json(response).into_response(),
+        Ok(Err(e)) => error(e.status(), e.kind(), e.to_string(), e.retryable()),
+        Err(e) => {
+            tracing::error!(error = %e, "the endorsement task failed");
+            error(500, "internal", "the endorsement task failed", true)
+        }
+    }
+}
+
+async fn channel_status(
+    State(endorser): State<Arc<Endorser>>,
+    Path(channel): Path<String>,
+) -> Response {
+    let Some(ch) = endorser.channels.get(&channel) else {
+        let served: Vec<&str> = endorser.channels.keys().map(String::as_str).collect();
+        return error(
+            404,
+            "unknown_channel",
+            format!(
+                "channel {channel} is not served by this endorser (it serves: {})",
+                served.join(", ")
+            ),
+            false,
+        );
+    };
+    Json(channel_json(&channel, ch)).into_response()
+}
+
+fn channel_json(name: &str, ch: &crate::endorse::Channel) -> serde_json::Value {
+    let r = &ch.replica;
+    let mut chaincodes: Vec<&str> = ch.chaincodes.keys().map(String::as_str).collect();
+    chaincodes.sort();
+    json!({
+        "channel": name,
+        "height": r.height(),
+        "commit_hash": r.commit_hash().map(|h| h.to_hex()),
+        "feed_connected": r.is_connected(),
+        "blocks_applied": r.blocks_applied(),
+        "chaincodes": chaincodes,
+    })
+}
+
+async fn healthz(State(endorser): State<Arc<Endorser>>) -> Response {
+    let channels: Vec<_> = endorser
+        .channels
+        .iter()
+        .map(|(name, ch)| channel_json(name, ch))
+        .collect();
+    Json(json!({"status": "ok", "node": endorser.name, "channels": channels})).into_response()
+}
+
+async fn metrics(State(endorser): State<Arc<Endorser>>) -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        crate::metrics::render(&endorser),
+    )
+        .into_response()
+}
