@@ -62,8 +62,14 @@ async fn put(net: &Net, key: &str, value: &str) -> Version {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn committers_validate_agree_recover_and_guard_their_channels() {
+/// Each test starts its own network; they run one at a time so that the
+/// networks do not compete for the machine's cores.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Three orderers and the committers of Org1 and Org2, started, with the
+/// genesis block committed.
+async fn network() -> (std::sync::MutexGuard<'static, ()>, Net) {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut net = Net::new();
     net.start_orderers();
     let c1 = net.add_committer("committer1", "Org1MSP", &[CHANNEL, PRIVATE], &[]);
@@ -73,14 +79,10 @@ async fn committers_validate_agree_recover_and_guard_their_channels() {
     net.start_committer(c1);
     net.start_committer(c2);
     net.wait_committed(c1, CHANNEL, 1).await;
+    (guard, net)
+}
 
-    mvcc_conflict_within_block(&net).await;
-    too_few_endorsements_fail_the_policy(&net).await;
-    write_set_tampered_after_endorsement_fails(&net).await;
-    phantom_read_is_detected(&net).await;
-    feed_and_queries_serve_members_only(&net).await;
-    committer_killed_mid_load_recovers_to_the_same_commit_hash(&mut net).await;
-    replayed_envelope_ordered_by_a_consenter_is_a_duplicate(&mut net).await;
+fn show_logs(net: &Net) {
     if std::env::var_os("SHOW_LOGS").is_some() {
         for c in &net.committers {
             eprintln!(
@@ -92,400 +94,431 @@ async fn committers_validate_agree_recover_and_guard_their_channels() {
     }
 }
 
-/// Two transactions in one block read and write the same key: the first is
-/// valid, the second reads a version the first changed.
-async fn mvcc_conflict_within_block(net: &Net) {
-    let v = put(net, "k1", "v0").await;
-    for attempt in 0..3 {
-        let current = match attempt {
-            0 => v,
-            _ => {
-                let (_, got) = net
-                    .query(
-                        0,
-                        CHANNEL,
-                        &net.client1,
-                        Query::Get {
-                            namespace: CC.into(),
-                            key: "k1".into(),
-                        },
-                    )
-                    .await;
-                version(&got["version"])
-            }
-        };
-        let read = || {
-            vec![KvRead {
-                key: "k1".into(),
-                version: Some(current),
-            }]
-        };
-        let (a, ea) = net.tx(
-            CHANNEL,
-            rwset(read(), vec![("k1", "a")]),
-            &[&net.peer1, &net.peer2],
-        );
-        let (b, eb) = net.tx(
-            CHANNEL,
-            rwset(read(), vec![("k1", "b")]),
-            &[&net.peer1, &net.peer2],
-        );
-        let (ba, bb) = tokio::join!(net.broadcast(CHANNEL, &ea), net.broadcast(CHANNEL, &eb));
-        if ba != bb {
-            eprintln!(
-                "attempt {attempt}: the two transactions landed in blocks {ba} and {bb}; again"
+macro_rules! network_test {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            let (_serial, mut net) = network().await;
+            #[allow(clippy::needless_borrow)]
+            scenarios::$name(&mut net).await;
+            show_logs(&net);
+        }
+    )*};
+}
+
+network_test!(
+    mvcc_conflict_within_block,
+    too_few_endorsements_fail_the_policy,
+    write_set_tampered_after_endorsement_fails,
+    phantom_read_is_detected,
+    feed_and_queries_serve_members_only,
+    committer_killed_mid_load_recovers_to_the_same_commit_hash,
+    replayed_envelope_ordered_by_a_consenter_is_a_duplicate,
+);
+
+mod scenarios {
+    use super::*;
+
+    /// Two transactions in one block read and write the same key: the first is
+    /// valid, the second reads a version the first changed.
+    pub async fn mvcc_conflict_within_block(net: &mut Net) {
+        let v = put(net, "k1", "v0").await;
+        for attempt in 0..3 {
+            let current = match attempt {
+                0 => v,
+                _ => {
+                    let (_, got) = net
+                        .query(
+                            0,
+                            CHANNEL,
+                            &net.client1,
+                            Query::Get {
+                                namespace: CC.into(),
+                                key: "k1".into(),
+                            },
+                        )
+                        .await;
+                    version(&got["version"])
+                }
+            };
+            let read = || {
+                vec![KvRead {
+                    key: "k1".into(),
+                    version: Some(current),
+                }]
+            };
+            let (a, ea) = net.tx(
+                CHANNEL,
+                rwset(read(), vec![("k1", "a")]),
+                &[&net.peer1, &net.peer2],
             );
-            continue;
-        }
-        let sa = net.wait_tx(0, CHANNEL, a).await;
-        let sb = net.wait_tx(0, CHANNEL, b).await;
-        assert_eq!(sa["block"], sb["block"], "same block");
-        let (first, second) = if sa["index"].as_u64() < sb["index"].as_u64() {
-            (sa, sb)
-        } else {
-            (sb, sa)
-        };
-        assert_eq!(code(&first), "VALID", "{first}");
-        assert_eq!(code(&second), "MVCC_READ_CONFLICT", "{second}");
-        assert_eq!(second["code"]["number"], 11);
-        return;
-    }
-    panic!("two concurrent transactions never landed in one block");
-}
-
-async fn too_few_endorsements_fail_the_policy(net: &Net) {
-    let (tx_id, e) = net.tx(CHANNEL, rwset(vec![], vec![("k2", "x")]), &[&net.peer1]);
-    net.broadcast(CHANNEL, &e).await;
-    let s = net.wait_tx(0, CHANNEL, tx_id).await;
-    assert_eq!(code(&s), "ENDORSEMENT_POLICY_FAILURE", "{s}");
-    let (status, _) = net
-        .query(
-            0,
-            CHANNEL,
-            &net.client1,
-            Query::Get {
-                namespace: CC.into(),
-                key: "k2".into(),
-            },
-        )
-        .await;
-    assert_eq!(status, 404, "an invalid transaction writes nothing");
-}
-
-async fn write_set_tampered_after_endorsement_fails(net: &Net) {
-    let (tx_id, e) = net.tx_with(
-        CHANNEL,
-        rwset(vec![], vec![("k3", "endorsed")]),
-        &[&net.peer1, &net.peer2],
-        |r| r.rwset.ns_rwsets[0].writes[0].value = Bytes(b"tampered".to_vec()),
-    );
-    net.broadcast(CHANNEL, &e).await;
-    let s = net.wait_tx(0, CHANNEL, tx_id).await;
-    assert_eq!(code(&s), "ENDORSEMENT_POLICY_FAILURE", "{s}");
-    let (status, _) = net
-        .query(
-            0,
-            CHANNEL,
-            &net.client1,
-            Query::Get {
-                namespace: CC.into(),
-                key: "k3".into(),
-            },
-        )
-        .await;
-    assert_eq!(status, 404);
-}
-
-/// A range read whose result changed before commit: a key was inserted into it.
-async fn phantom_read_is_detected(net: &Net) {
-    put(net, "r/1", "one").await;
-    let range = Query::Range {
-        namespace: CC.into(),
-        start: "r/".into(),
-        end: "r0".into(),
-        page_size: 0,
-        bookmark: None,
-    };
-    let (_, page) = net.query(0, CHANNEL, &net.client1, range.clone()).await;
-    let items = page["items"].as_array().unwrap().clone();
-    assert_eq!(items.len(), 1, "{page}");
-    let simulated = RangeQueryInfo {
-        start_key: "r/".into(),
-        end_key: "r0".into(),
-        itr_exhausted: true,
-        reads: vec![KvRead {
-            key: "r/1".into(),
-            version: Some(version(&items[0]["version"])),
-        }],
-    };
-    // Committed between simulation and ordering.
-    put(net, "r/2", "two").await;
-    let mut set = rwset(vec![], vec![("r-count", "1")]);
-    set.ns_rwsets[0].range_queries = vec![simulated];
-    let (tx_id, e) = net.tx(CHANNEL, set, &[&net.peer1, &net.peer2]);
-    net.broadcast(CHANNEL, &e).await;
-    let s = net.wait_tx(0, CHANNEL, tx_id).await;
-    assert_eq!(code(&s), "PHANTOM_READ_CONFLICT", "{s}");
-    let (_, page) = net.query(0, CHANNEL, &net.client1, range).await;
-    assert_eq!(page["items"].as_array().unwrap().len(), 2);
-}
-
-async fn feed_and_queries_serve_members_only(net: &Net) {
-    // Org3 is not a member of the private channel: 403 and no data.
-    let (status, blocks) = net.feed(0, PRIVATE, &net.outsider, 0, 0).await;
-    assert_eq!(status, 403);
-    assert!(blocks.is_empty());
-    let (status, body) = net.query(0, PRIVATE, &net.outsider, Query::Info).await;
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(body["error"], "forbidden");
-    // Members are served, with the committer's metadata.
-    let (status, blocks) = net.feed(1, PRIVATE, &net.client2, 0, 0).await;
-    assert_eq!(status, 200);
-    assert_eq!(blocks[0].metadata.validation_codes, vec![Code::Valid]);
-    assert!(blocks[0].metadata.commit_hash.is_some());
-    let (status, info) = net.query(0, PRIVATE, &net.client1, Query::Info).await;
-    assert_eq!(status, 200, "{info}");
-    assert_eq!(info["height"], 1);
-    assert_eq!(info["last_block_hash"], serde_json::json!(blocks[0].hash()));
-    // Org3 reads the shared channel; unknown channels are 404.
-    let (status, blocks) = net.feed(0, CHANNEL, &net.outsider, 1, 2).await;
-    assert_eq!(status, 200);
-    assert_eq!(blocks.len(), 2);
-    assert!(blocks
-        .iter()
-        .all(|b| b.metadata.validation_codes.len() == b.data.envelopes.len()));
-    let (status, _) = net.feed(0, "nope", &net.client1, 0, 0).await;
-    assert_eq!(status, 404);
-    // Unknown tx ids are 404; history of a key is served.
-    let (status, _) = net
-        .query(
-            0,
-            CHANNEL,
-            &net.client1,
-            Query::TxStatus {
-                tx_id: TxId(cellchain_core::Hash32([7; 32])),
-            },
-        )
-        .await;
-    assert_eq!(status, 404);
-    let (status, history) = net
-        .query(
-            0,
-            CHANNEL,
-            &net.outsider,
-            Query::History {
-                namespace: CC.into(),
-                key: "k1".into(),
-                page_size: 1,
-                bookmark: None,
-            },
-        )
-        .await;
-    assert_eq!(status, 200, "{history}");
-    assert_eq!(history["items"].as_array().unwrap().len(), 1);
-    assert!(
-        history["bookmark"].is_string(),
-        "k1 was written twice: {history}"
-    );
-}
-
-/// The feed of both committers, block by block: same codes and commit hashes.
-async fn assert_committers_agree(net: &Net, a: usize, b: usize, height: u64) {
-    let (_, blocks_a) = net.feed(a, CHANNEL, &net.client1, 0, height - 1).await;
-    let (_, blocks_b) = net.feed(b, CHANNEL, &net.client1, 0, height - 1).await;
-    assert_eq!(blocks_a.len() as u64, height);
-    assert_eq!(blocks_b.len() as u64, height);
-    for (x, y) in blocks_a.iter().zip(&blocks_b) {
-        assert_eq!(x.hash(), y.hash());
-        assert!(x.metadata.commit_hash.is_some());
-        assert_eq!(
-            x.metadata.commit_hash, y.metadata.commit_hash,
-            "block {}",
-            x.header.number
-        );
-        assert_eq!(x.metadata.validation_codes, y.metadata.validation_codes);
-    }
-}
-
-async fn committer_killed_mid_load_recovers_to_the_same_commit_hash(net: &mut Net) {
-    let start = net.orderer_height(0, CHANNEL).await;
-    // Load: 4 writers of 15 transactions each, all also writing one shared key.
-    let envelopes: Vec<Vec<Envelope>> = (0..4)
-        .map(|w| {
-            (0..15)
-                .map(|i| {
-                    let key = format!("load/{w}/{i}");
-                    let writes = vec![(key.as_str(), "x"), ("hot", "y")];
-                    net.tx(CHANNEL, rwset(vec![], writes), &[&net.peer1, &net.peer2])
-                        .1
-                })
-                .collect()
-        })
-        .collect();
-    let shared = Arc::new(envelopes);
-    let http = net.http.clone();
-    let ports: Vec<u16> = net.orderers.iter().map(|o| o.port).collect();
-    let load = tokio::spawn(async move {
-        let mut tasks = Vec::new();
-        for w in 0..4 {
-            let (shared, http, ports) = (shared.clone(), http.clone(), ports.clone());
-            tasks.push(tokio::spawn(async move {
-                for (i, e) in shared[w].iter().enumerate() {
-                    loop {
-                        let url = format!(
-                            "http://127.0.0.1:{}/v1/channels/{CHANNEL}/broadcast",
-                            ports[(w + i) % 3]
-                        );
-                        match http.post(url).json(e).send().await {
-                            Ok(r) if r.status().is_success() => break,
-                            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-    });
-    // SIGKILL committer2 once it has committed some of the load.
-    net.wait_committed(1, CHANNEL, start + 2).await;
-    net.kill_committer(1);
-    load.await.unwrap();
-    let height = net.orderer_height(0, CHANNEL).await;
-    net.start_committer(1);
-    net.wait_committed(1, CHANNEL, height).await;
-    net.wait_committed(0, CHANNEL, height).await;
-    let log = std::fs::read_to_string(&net.committers[1].log).unwrap();
-    assert!(log.contains("ledger open"), "{log}");
-    assert_committers_agree(net, 0, 1, height).await;
-    let s0 = net.committer_status(0, CHANNEL).await.unwrap();
-    let s1 = net.committer_status(1, CHANNEL).await.unwrap();
-    assert_eq!(s0["commit_hash"], s1["commit_hash"]);
-    let metrics = net.metrics(1).await;
-    assert!(
-        metrics.contains(&format!(
-            "cellchain_committer_block_height{{channel=\"{CHANNEL}\"}} {height}"
-        )),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains(
-            "cellchain_committer_transactions_total{channel=\"testchannel\",code=\"VALID\"}"
-        ),
-        "{metrics}"
-    );
-
-    // The killed committer's block files verify offline; a flipped byte is named.
-    net.stop_committer(1);
-    let dir = net.blocks_dir(1, CHANNEL);
-    let report = cellchain_storage::verify_ledger(&dir, default_provider()).unwrap();
-    assert_eq!(report.blocks, height);
-    let copy = tempfile::tempdir().unwrap();
-    let segment = dir.join("blocks_000000.dat");
-    let mut bytes = std::fs::read(&segment).unwrap();
-    let (offset, len) = record_of(&bytes, 2);
-    bytes[offset + len / 2] ^= 0x01;
-    std::fs::write(copy.path().join("blocks_000000.dat"), &bytes).unwrap();
-    let e = cellchain_storage::verify_ledger(copy.path(), default_provider()).unwrap_err();
-    assert_eq!(e.block(), Some(2), "{e}");
-    assert!(e.to_string().contains("block 2"), "{e}");
-
-    // State is derived: without it, the committer rebuilds it from its block
-    // files alone and reaches the same commit hash.
-    std::fs::remove_dir_all(net.committers[1].data.join(CHANNEL).join("state")).unwrap();
-    net.start_committer(1);
-    net.wait_committed(1, CHANNEL, height).await;
-    let log = std::fs::read_to_string(&net.committers[1].log).unwrap();
-    assert!(
-        log.contains(&format!(
-            "channel=testchannel height={height} replayed={height}"
-        )),
-        "{log}"
-    );
-    assert_eq!(
-        net.committer_status(1, CHANNEL).await.unwrap()["commit_hash"],
-        s0["commit_hash"]
-    );
-}
-
-/// Offset and length of block `n`'s bytes in a segment:
-/// records are `magic(4) | number(8) | length(4) | crc(4) | bytes`.
-fn record_of(segment: &[u8], n: u64) -> (usize, usize) {
-    let mut at = 0;
-    loop {
-        let number = u64::from_be_bytes(segment[at + 4..at + 12].try_into().unwrap());
-        let len = u32::from_be_bytes(segment[at + 12..at + 16].try_into().unwrap()) as usize;
-        if number == n {
-            return (at + 20, len);
-        }
-        at += 20 + len;
-    }
-}
-
-/// Honest orderers never order a tx id twice, so a consenter that does is
-/// played by the test: it serves the real chain plus a block, signed with a
-/// consenter's key, that replays an envelope committed earlier and carries a new
-/// envelope twice.
-async fn replayed_envelope_ordered_by_a_consenter_is_a_duplicate(net: &mut Net) {
-    let height = net.orderer_height(0, CHANNEL).await;
-    let mut blocks = net
-        .orderer_blocks(0, CHANNEL, &net.client1, 0, height - 1)
-        .await;
-    let old = blocks[1].data.envelopes[0].clone();
-    let (fresh_id, fresh) = net.tx(
-        CHANNEL,
-        rwset(vec![], vec![("dup", "1")]),
-        &[&net.peer1, &net.peer2],
-    );
-    let last = blocks.last().unwrap().hash();
-    let mut forged = Block::new(height, last, vec![old.clone(), fresh.clone(), fresh], 0);
-    let consenter = &net.orderer_ids[0];
-    forged
-        .sign(consenter.id.clone(), consenter.signer.as_ref())
-        .unwrap();
-    blocks.push(forged);
-
-    let blocks = Arc::new(blocks);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let serve = blocks.clone();
-    let app = axum::Router::new().route(
-        "/v1/channels/{channel}/deliver",
-        axum::routing::post(move |Path(_c): Path<String>, body: axum::body::Bytes| {
-            let blocks = serve.clone();
-            async move {
-                let signed: cellchain_core::protocol::SignedDeliverRequest =
-                    serde_json::from_slice(&body).unwrap();
-                let start = signed.parse().unwrap().start as usize;
-                let mut out = String::new();
-                for b in blocks.iter().skip(start) {
-                    out += &serde_json::to_string(b).unwrap();
-                    out.push('\n');
-                }
-                out
+            let (b, eb) = net.tx(
+                CHANNEL,
+                rwset(read(), vec![("k1", "b")]),
+                &[&net.peer1, &net.peer2],
+            );
+            let (ba, bb) = tokio::join!(net.broadcast(CHANNEL, &ea), net.broadcast(CHANNEL, &eb));
+            if ba != bb {
+                eprintln!(
+                    "attempt {attempt}: the two transactions landed in blocks {ba} and {bb}; again"
+                );
+                continue;
             }
-        }),
-    );
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let c3 = net.add_committer(
-        "committer3",
-        "Org1MSP",
-        &[CHANNEL],
-        &[format!("127.0.0.1:{port}")],
-    );
-    net.start_committer(c3);
-    net.wait_committed(c3, CHANNEL, height + 1).await;
-    let (_, fed) = net.feed(c3, CHANNEL, &net.client1, height, height).await;
-    assert_eq!(
-        fed[0].metadata.validation_codes,
-        vec![Code::DuplicateTxid, Code::Valid, Code::DuplicateTxid]
-    );
-    let s = net.wait_tx(c3, CHANNEL, fresh_id).await;
-    assert_eq!((code(&s).as_str(), s["index"].as_u64()), ("VALID", Some(1)));
-    // Up to the forged block it agrees with the honest committers.
-    assert_committers_agree(net, 0, c3, height).await;
-    server.abort();
-    let _ = old;
+            let sa = net.wait_tx(0, CHANNEL, a).await;
+            let sb = net.wait_tx(0, CHANNEL, b).await;
+            assert_eq!(sa["block"], sb["block"], "same block");
+            let (first, second) = if sa["index"].as_u64() < sb["index"].as_u64() {
+                (sa, sb)
+            } else {
+                (sb, sa)
+            };
+            assert_eq!(code(&first), "VALID", "{first}");
+            assert_eq!(code(&second), "MVCC_READ_CONFLICT", "{second}");
+            assert_eq!(second["code"]["number"], 11);
+            return;
+        }
+        panic!("two concurrent transactions never landed in one block");
+    }
+
+    pub async fn too_few_endorsements_fail_the_policy(net: &mut Net) {
+        let (tx_id, e) = net.tx(CHANNEL, rwset(vec![], vec![("k2", "x")]), &[&net.peer1]);
+        net.broadcast(CHANNEL, &e).await;
+        let s = net.wait_tx(0, CHANNEL, tx_id).await;
+        assert_eq!(code(&s), "ENDORSEMENT_POLICY_FAILURE", "{s}");
+        let (status, _) = net
+            .query(
+                0,
+                CHANNEL,
+                &net.client1,
+                Query::Get {
+                    namespace: CC.into(),
+                    key: "k2".into(),
+                },
+            )
+            .await;
+        assert_eq!(status, 404, "an invalid transaction writes nothing");
+    }
+
+    pub async fn write_set_tampered_after_endorsement_fails(net: &mut Net) {
+        let (tx_id, e) = net.tx_with(
+            CHANNEL,
+            rwset(vec![], vec![("k3", "endorsed")]),
+            &[&net.peer1, &net.peer2],
+            |r| r.rwset.ns_rwsets[0].writes[0].value = Bytes(b"tampered".to_vec()),
+        );
+        net.broadcast(CHANNEL, &e).await;
+        let s = net.wait_tx(0, CHANNEL, tx_id).await;
+        assert_eq!(code(&s), "ENDORSEMENT_POLICY_FAILURE", "{s}");
+        let (status, _) = net
+            .query(
+                0,
+                CHANNEL,
+                &net.client1,
+                Query::Get {
+                    namespace: CC.into(),
+                    key: "k3".into(),
+                },
+            )
+            .await;
+        assert_eq!(status, 404);
+    }
+
+    /// A range read whose result changed before commit: a key was inserted into it.
+    pub async fn phantom_read_is_detected(net: &mut Net) {
+        put(net, "r/1", "one").await;
+        let range = Query::Range {
+            namespace: CC.into(),
+            start: "r/".into(),
+            end: "r0".into(),
+            page_size: 0,
+            bookmark: None,
+        };
+        let (_, page) = net.query(0, CHANNEL, &net.client1, range.clone()).await;
+        let items = page["items"].as_array().unwrap().clone();
+        assert_eq!(items.len(), 1, "{page}");
+        let simulated = RangeQueryInfo {
+            start_key: "r/".into(),
+            end_key: "r0".into(),
+            itr_exhausted: true,
+            reads: vec![KvRead {
+                key: "r/1".into(),
+                version: Some(version(&items[0]["version"])),
+            }],
+        };
+        // Committed between simulation and ordering.
+        put(net, "r/2", "two").await;
+        let mut set = rwset(vec![], vec![("r-count", "1")]);
+        set.ns_rwsets[0].range_queries = vec![simulated];
+        let (tx_id, e) = net.tx(CHANNEL, set, &[&net.peer1, &net.peer2]);
+        net.broadcast(CHANNEL, &e).await;
+        let s = net.wait_tx(0, CHANNEL, tx_id).await;
+        assert_eq!(code(&s), "PHANTOM_READ_CONFLICT", "{s}");
+        let (_, page) = net.query(0, CHANNEL, &net.client1, range).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    }
+
+    pub async fn feed_and_queries_serve_members_only(net: &mut Net) {
+        // Two blocks on the shared channel to read: key k1 written twice.
+        put(net, "k1", "1").await;
+        put(net, "k1", "2").await;
+        // Org3 is not a member of the private channel: 403 and no data.
+        let (status, blocks) = net.feed(0, PRIVATE, &net.outsider, 0, 0).await;
+        assert_eq!(status, 403);
+        assert!(blocks.is_empty());
+        let (status, body) = net.query(0, PRIVATE, &net.outsider, Query::Info).await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["error"], "forbidden");
+        // Members are served, with the committer's metadata.
+        let (status, blocks) = net.feed(1, PRIVATE, &net.client2, 0, 0).await;
+        assert_eq!(status, 200);
+        assert_eq!(blocks[0].metadata.validation_codes, vec![Code::Valid]);
+        assert!(blocks[0].metadata.commit_hash.is_some());
+        let (status, info) = net.query(0, PRIVATE, &net.client1, Query::Info).await;
+        assert_eq!(status, 200, "{info}");
+        assert_eq!(info["height"], 1);
+        assert_eq!(info["last_block_hash"], serde_json::json!(blocks[0].hash()));
+        // Org3 reads the shared channel; unknown channels are 404.
+        let (status, blocks) = net.feed(0, CHANNEL, &net.outsider, 1, 2).await;
+        assert_eq!(status, 200);
+        assert_eq!(blocks.len(), 2);
+        assert!(blocks
+            .iter()
+            .all(|b| b.metadata.validation_codes.len() == b.data.envelopes.len()));
+        let (status, _) = net.feed(0, "nope", &net.client1, 0, 0).await;
+        assert_eq!(status, 404);
+        // Unknown tx ids are 404; history of a key is served.
+        let (status, _) = net
+            .query(
+                0,
+                CHANNEL,
+                &net.client1,
+                Query::TxStatus {
+                    tx_id: TxId(cellchain_core::Hash32([7; 32])),
+                },
+            )
+            .await;
+        assert_eq!(status, 404);
+        let (status, history) = net
+            .query(
+                0,
+                CHANNEL,
+                &net.outsider,
+                Query::History {
+                    namespace: CC.into(),
+                    key: "k1".into(),
+                    page_size: 1,
+                    bookmark: None,
+                },
+            )
+            .await;
+        assert_eq!(status, 200, "{history}");
+        assert_eq!(history["items"].as_array().unwrap().len(), 1);
+        assert!(
+            history["bookmark"].is_string(),
+            "k1 was written twice: {history}"
+        );
+    }
+
+    /// The feed of both committers, block by block: same codes and commit hashes.
+    async fn assert_committers_agree(net: &Net, a: usize, b: usize, height: u64) {
+        let (_, blocks_a) = net.feed(a, CHANNEL, &net.client1, 0, height - 1).await;
+        let (_, blocks_b) = net.feed(b, CHANNEL, &net.client1, 0, height - 1).await;
+        assert_eq!(blocks_a.len() as u64, height);
+        assert_eq!(blocks_b.len() as u64, height);
+        for (x, y) in blocks_a.iter().zip(&blocks_b) {
+            assert_eq!(x.hash(), y.hash());
+            assert!(x.metadata.commit_hash.is_some());
+            assert_eq!(
+                x.metadata.commit_hash, y.metadata.commit_hash,
+                "block {}",
+                x.header.number
+            );
+            assert_eq!(x.metadata.validation_codes, y.metadata.validation_codes);
+        }
+    }
+
+    pub async fn committer_killed_mid_load_recovers_to_the_same_commit_hash(net: &mut Net) {
+        let start = net.orderer_height(0, CHANNEL).await;
+        // Load: 4 writers of 15 transactions each, all also writing one shared key.
+        let envelopes: Vec<Vec<Envelope>> = (0..4)
+            .map(|w| {
+                (0..15)
+                    .map(|i| {
+                        let key = format!("load/{w}/{i}");
+                        let writes = vec![(key.as_str(), "x"), ("hot", "y")];
+                        net.tx(CHANNEL, rwset(vec![], writes), &[&net.peer1, &net.peer2])
+                            .1
+                    })
+                    .collect()
+            })
+            .collect();
+        let shared = Arc::new(envelopes);
+        let http = net.http.clone();
+        let ports: Vec<u16> = net.orderers.iter().map(|o| o.port).collect();
+        let load = tokio::spawn(async move {
+            let mut tasks = Vec::new();
+            for w in 0..4 {
+                let (shared, http, ports) = (shared.clone(), http.clone(), ports.clone());
+                tasks.push(tokio::spawn(async move {
+                    for (i, e) in shared[w].iter().enumerate() {
+                        loop {
+                            let url = format!(
+                                "http://127.0.0.1:{}/v1/channels/{CHANNEL}/broadcast",
+                                ports[(w + i) % 3]
+                            );
+                            match http.post(url).json(e).send().await {
+                                Ok(r) if r.status().is_success() => break,
+                                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                            }
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        // SIGKILL committer2 once it has committed some of the load.
+        net.wait_committed(1, CHANNEL, start + 2).await;
+        net.kill_committer(1);
+        load.await.unwrap();
+        let height = net.orderer_height(0, CHANNEL).await;
+        net.start_committer(1);
+        net.wait_committed(1, CHANNEL, height).await;
+        net.wait_committed(0, CHANNEL, height).await;
+        let log = std::fs::read_to_string(&net.committers[1].log).unwrap();
+        assert!(log.contains("ledger open"), "{log}");
+        assert_committers_agree(net, 0, 1, height).await;
+        let s0 = net.committer_status(0, CHANNEL).await.unwrap();
+        let s1 = net.committer_status(1, CHANNEL).await.unwrap();
+        assert_eq!(s0["commit_hash"], s1["commit_hash"]);
+        let metrics = net.metrics(1).await;
+        assert!(
+            metrics.contains(&format!(
+                "cellchain_committer_block_height{{channel=\"{CHANNEL}\"}} {height}"
+            )),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(
+                "cellchain_committer_transactions_total{channel=\"testchannel\",code=\"VALID\"}"
+            ),
+            "{metrics}"
+        );
+
+        // The killed committer's block files verify offline; a flipped byte is named.
+        net.stop_committer(1);
+        let dir = net.blocks_dir(1, CHANNEL);
+        let report = cellchain_storage::verify_ledger(&dir, default_provider()).unwrap();
+        assert_eq!(report.blocks, height);
+        let copy = tempfile::tempdir().unwrap();
+        let segment = dir.join("blocks_000000.dat");
+        let mut bytes = std::fs::read(&segment).unwrap();
+        let (offset, len) = record_of(&bytes, 2);
+        bytes[offset + len / 2] ^= 0x01;
+        std::fs::write(copy.path().join("blocks_000000.dat"), &bytes).unwrap();
+        let e = cellchain_storage::verify_ledger(copy.path(), default_provider()).unwrap_err();
+        assert_eq!(e.block(), Some(2), "{e}");
+        assert!(e.to_string().contains("block 2"), "{e}");
+
+        // State is derived: without it, the committer rebuilds it from its block
+        // files alone and reaches the same commit hash.
+        std::fs::remove_dir_all(net.committers[1].data.join(CHANNEL).join("state")).unwrap();
+        net.start_committer(1);
+        net.wait_committed(1, CHANNEL, height).await;
+        let log = std::fs::read_to_string(&net.committers[1].log).unwrap();
+        assert!(
+            log.contains(&format!(
+                "channel=testchannel height={height} replayed={height}"
+            )),
+            "{log}"
+        );
+        assert_eq!(
+            net.committer_status(1, CHANNEL).await.unwrap()["commit_hash"],
+            s0["commit_hash"]
+        );
+    }
+
+    /// Offset and length of block `n`'s bytes in a segment:
+    /// records are `magic(4) | number(8) | length(4) | crc(4) | bytes`.
+    fn record_of(segment: &[u8], n: u64) -> (usize, usize) {
+        let mut at = 0;
+        loop {
+            let number = u64::from_be_bytes(segment[at + 4..at + 12].try_into().unwrap());
+            let len = u32::from_be_bytes(segment[at + 12..at + 16].try_into().unwrap()) as usize;
+            if number == n {
+                return (at + 20, len);
+            }
+            at += 20 + len;
+        }
+    }
+
+    /// Honest orderers never order a tx id twice, so a consenter that does is
+    /// played by the test: it serves the real chain plus a block, signed with a
+    /// consenter's key, that replays an envelope committed earlier and carries a new
+    /// envelope twice.
+    pub async fn replayed_envelope_ordered_by_a_consenter_is_a_duplicate(net: &mut Net) {
+        // An envelope already in the chain (block 1), to replay.
+        put(net, "original", "1").await;
+        let height = net.orderer_height(0, CHANNEL).await;
+        let mut blocks = net
+            .orderer_blocks(0, CHANNEL, &net.client1, 0, height - 1)
+            .await;
+        let old = blocks[1].data.envelopes[0].clone();
+        let (fresh_id, fresh) = net.tx(
+            CHANNEL,
+            rwset(vec![], vec![("dup", "1")]),
+            &[&net.peer1, &net.peer2],
+        );
+        let last = blocks.last().unwrap().hash();
+        let mut forged = Block::new(height, last, vec![old.clone(), fresh.clone(), fresh], 0);
+        let consenter = &net.orderer_ids[0];
+        forged
+            .sign(consenter.id.clone(), consenter.signer.as_ref())
+            .unwrap();
+        blocks.push(forged);
+
+        let blocks = Arc::new(blocks);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let serve = blocks.clone();
+        let app = axum::Router::new().route(
+            "/v1/channels/{channel}/deliver",
+            axum::routing::post(move |Path(_c): Path<String>, body: axum::body::Bytes| {
+                let blocks = serve.clone();
+                async move {
+                    let signed: cellchain_core::protocol::SignedDeliverRequest =
+                        serde_json::from_slice(&body).unwrap();
+                    let start = signed.parse().unwrap().start as usize;
+                    let mut out = String::new();
+                    for b in blocks.iter().skip(start) {
+                        out += &serde_json::to_string(b).unwrap();
+                        out.push('\n');
+                    }
+                    out
+                }
+            }),
+        );
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let c3 = net.add_committer(
+            "committer3",
+            "Org1MSP",
+            &[CHANNEL],
+            &[format!("127.0.0.1:{port}")],
+        );
+        net.start_committer(c3);
+        net.wait_committed(c3, CHANNEL, height + 1).await;
+        let (_, fed) = net.feed(c3, CHANNEL, &net.client1, height, height).await;
+        assert_eq!(
+            fed[0].metadata.validation_codes,
+            vec![Code::DuplicateTxid, Code::Valid, Code::DuplicateTxid]
+        );
+        let s = net.wait_tx(c3, CHANNEL, fresh_id).await;
+        assert_eq!((code(&s).as_str(), s["index"].as_u64()), ("VALID", Some(1)));
+        // Up to the forged block it agrees with the honest committers.
+        assert_committers_agree(net, 0, c3, height).await;
+        server.abort();
+        let _ = old;
+    }
 }
