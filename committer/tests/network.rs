@@ -64,12 +64,12 @@ async fn put(net: &Net, key: &str, value: &str) -> Version {
 
 /// Each test starts its own network; they run one at a time so that the
 /// networks do not compete for the machine's cores.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Three orderers and the committers of Org1 and Org2, started, with the
 /// genesis block committed.
-async fn network() -> (std::sync::MutexGuard<'static, ()>, Net) {
-    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+async fn network() -> (tokio::sync::MutexGuard<'static, ()>, Net) {
+    let guard = SERIAL.lock().await;
     let mut net = Net::new();
     net.start_orderers();
     let c1 = net.add_committer("committer1", "Org1MSP", &[CHANNEL, PRIVATE], &[]);
@@ -99,7 +99,6 @@ macro_rules! network_test {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $name() {
             let (_serial, mut net) = network().await;
-            #[allow(clippy::needless_borrow)]
             scenarios::$name(&mut net).await;
             show_logs(&net);
         }
