@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use cellchain_core::bytes::sha256;
@@ -33,26 +33,46 @@ pub const CC: &str = "cc";
 /// The orderer binary, built once per test process next to our own binaries
 /// (another package's `CARGO_BIN_EXE_*` is not available to this crate's tests).
 pub fn orderer_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let status = Command::new(cargo)
-            .args(["build", "-p", "cellchain-orderer", "--bin", "orderer"])
-            .current_dir(workspace)
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the orderer failed");
-        // target/debug/deps/<test binary>: the orderer is in target/debug.
-        let exe = std::env::current_exe().unwrap();
-        let bin = exe
-            .ancestors()
-            .map(|d| d.join("orderer"))
-            .find(|p| p.is_file())
-            .expect("target/debug/orderer next to the test binary");
-        bin
-    })
-    .clone()
+    workspace_bin("cellchain-orderer", "orderer")
+}
+
+/// The committer binary: this package's own when these helpers run in its tests,
+/// built on demand otherwise (the end-to-end tests include this module).
+pub fn committer_bin() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_committer") {
+        Some(p) => PathBuf::from(p),
+        None => workspace_bin("cellchain-committer", "committer"),
+    }
+}
+
+/// Builds binary `bin` of workspace package `package` (once per test process)
+/// and returns its path in the target directory of the running test.
+pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    built
+        .entry(bin.to_string())
+        .or_insert_with(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+            let status = Command::new(cargo)
+                .args(["build", "-p", package, "--bin", bin])
+                .current_dir(workspace)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building {bin} failed");
+            // target/debug/deps/<test binary>: the binary is in target/debug.
+            std::env::current_exe()
+                .unwrap()
+                .ancestors()
+                .map(|d| d.join(bin))
+                .find(|p| p.is_file())
+                .unwrap_or_else(|| panic!("target/debug/{bin} next to the test binary"))
+        })
+        .clone()
 }
 
 pub fn now() -> Timestamp {
@@ -65,7 +85,7 @@ pub fn now() -> Timestamp {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -85,7 +105,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn start(&mut self) {
+    pub fn start(&mut self) {
         assert!(self.child.is_none(), "{} already running", self.name);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -328,7 +348,7 @@ impl Net {
         self.committers.push(Proc {
             name: name.to_string(),
             port,
-            bin: PathBuf::from(env!("CARGO_BIN_EXE_committer")),
+            bin: committer_bin(),
             config,
             log: home.join("committer.log"),
             data: home.join("data"),
