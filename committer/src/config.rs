@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cellchain_core::config::Millis;
+use cellchain_node::config::ConfigFile;
+pub use cellchain_node::config::ConfigFileError;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,49 +73,22 @@ fn default_stall_timeout() -> Millis {
     Millis(10_000)
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigFileError {
-    #[error("cannot read the committer configuration {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the committer configuration {path} is not valid: {reason}")]
-    Invalid { path: PathBuf, reason: String },
-}
-
 impl CommitterConfig {
     /// Reads and checks the file, resolving relative paths against its directory.
     pub fn load(path: &Path) -> Result<CommitterConfig, ConfigFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let invalid = |reason: String| ConfigFileError::Invalid {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let mut config: CommitterConfig =
-            serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let (mut config, file): (CommitterConfig, _) = ConfigFile::read("committer", path)?;
         if config.genesis_blocks.is_empty() {
-            return Err(invalid(
-                "genesis_blocks is empty: list the genesis block of each channel to commit".into(),
+            return Err(file.invalid(
+                "genesis_blocks is empty: list the genesis block of each channel to commit",
             ));
         }
         if let Some(bad) = config.orderers.iter().find(|o| {
             o.rsplit_once(':')
                 .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
         }) {
-            return Err(invalid(format!(
-                "orderer endpoint {bad:?} is not host:port"
-            )));
+            return Err(file.invalid(format!("orderer endpoint {bad:?} is not host:port")));
         }
-        let base = path.parent().unwrap_or(Path::new("."));
-        let resolve = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
+        let resolve = |p: &mut PathBuf| file.resolve(p);
         resolve(&mut config.data_dir);
         resolve(&mut config.cert);
         resolve(&mut config.key);

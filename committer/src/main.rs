@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// A CellChain committer: pulls blocks from the orderers, validates and commits
 /// them, and serves the validated block feed and ledger queries over HTTP.
@@ -18,46 +17,10 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("CELLCHAIN_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_target(false)
-        // Colours for a terminal only: logs redirected to files stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
-    let config = match cellchain_committer::config::CommitterConfig::load(&args.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let result = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-        cellchain_committer::boot::run(config, listener, shutdown_signal()).await
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; shutting down"),
-        _ = term.recv() => tracing::info!("SIGTERM received; shutting down"),
-    }
+    cellchain_node::process::run_node(
+        "info",
+        || cellchain_committer::config::CommitterConfig::load(&args.config),
+        |c| c.listen,
+        cellchain_committer::boot::run,
+    )
 }

@@ -13,14 +13,12 @@
 //! the ACL refuses (no data is sent), 400 for a malformed or stale request.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -31,6 +29,8 @@ use cellchain_core::protocol::{Query, SignedDeliverRequest, SignedQuery, Timesta
 use cellchain_storage::{BlockStore, StateStoreError};
 use serde_json::{json, Value};
 use tokio::sync::watch;
+
+use cellchain_node::http::{block_stream, error, ReadBlock};
 
 use crate::channel::ChannelShared;
 use crate::puller::now_unix;
@@ -70,21 +70,6 @@ pub async fn run(
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-fn error(status: u16, kind: &str, message: impl Into<String>, retryable: bool) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (
-        status,
-        Json(json!({"error": kind, "message": message.into(), "retryable": retryable})),
-    )
-        .into_response();
-    if retryable {
-        response
-            .headers_mut()
-            .insert("retry-after", "1".parse().expect("header value"));
-    }
-    response
 }
 
 /// An error answer, built where a `Result` carries it (a `Response` is large).
@@ -214,54 +199,23 @@ async fn blocks(State(app): State<Arc<App>>, Path(channel): Path<String>, body: 
     if request.stop.is_some_and(|stop| stop < request.start) {
         return error(400, "bad_range", "stop is before start", false);
     }
-    let state = FeedState {
-        ch,
-        next: request.start,
-        stop: request.stop,
-        height: None,
-        shutdown: app.shutdown.clone(),
-    };
-    let stream = futures_util::stream::unfold(state, next_block);
-    Response::builder()
-        .header("content-type", "application/x-ndjson")
-        .body(Body::from_stream(stream))
-        .expect("response")
-}
-
-struct FeedState {
-    ch: Arc<ChannelShared>,
-    next: u64,
-    stop: Option<u64>,
-    height: Option<watch::Receiver<u64>>,
-    shutdown: watch::Receiver<bool>,
-}
-
-/// The next line of the feed: waits until the block is committed (in the block
-/// files and the state), then sends it as stored, validation codes included.
-async fn next_block(mut s: FeedState) -> Option<(Result<Bytes, Infallible>, FeedState)> {
-    if s.stop.is_some_and(|stop| s.next > stop) || *s.shutdown.borrow() {
-        return None;
-    }
-    let mut height = s.height.take().unwrap_or_else(|| s.ch.height.subscribe());
-    while *height.borrow_and_update() <= s.next {
-        tokio::select! {
-            changed = height.changed() => if changed.is_err() { return None },
-            _ = s.shutdown.changed() => return None,
-        }
-    }
-    let block = s.ch.blocks.read().expect("block store lock").get(s.next);
-    let mut line = match block {
-        Ok(Some(b)) => serde_json::to_vec(&b).expect("blocks encode"),
-        Ok(None) => return None,
-        Err(e) => {
-            tracing::error!(channel = %s.ch.channel, number = s.next, error = %e, "cannot read a block for the feed");
-            return None;
-        }
-    };
-    line.push(b'\n');
-    s.next += 1;
-    s.height = Some(height);
-    Some((Ok(Bytes::from(line)), s))
+    let store = ch.clone();
+    let read: ReadBlock = Arc::new(move |n| {
+        store
+            .blocks
+            .read()
+            .expect("block store lock")
+            .get(n)
+            .map_err(|e| e.to_string())
+    });
+    block_stream(
+        channel,
+        read,
+        ch.height.subscribe(),
+        request.start,
+        request.stop,
+        app.shutdown.clone(),
+    )
 }
 
 async fn query(State(app): State<Arc<App>>, Path(channel): Path<String>, body: Bytes) -> Response {

@@ -27,6 +27,8 @@ use std::time::Duration;
 
 use cellchain_chaincode_runtime::RuntimeConfig;
 use cellchain_core::config::Millis;
+use cellchain_node::config::ConfigFile;
+pub use cellchain_node::config::ConfigFileError;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,37 +77,17 @@ fn default_proposal_skew() -> Millis {
     Millis(300_000)
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigFileError {
-    #[error("cannot read the endorser configuration {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the endorser configuration {path} is not valid: {reason}")]
-    Invalid { path: PathBuf, reason: String },
-}
-
 impl EndorserConfig {
     /// Reads and checks the file, resolving relative paths against its directory.
     pub fn load(path: &Path) -> Result<EndorserConfig, ConfigFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let invalid = |reason: String| ConfigFileError::Invalid {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let mut config: EndorserConfig =
-            serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let (mut config, file): (EndorserConfig, _) = ConfigFile::read("endorser", path)?;
         if config.genesis_blocks.is_empty() {
-            return Err(invalid(
-                "genesis_blocks is empty: list the genesis block of each channel to serve".into(),
+            return Err(file.invalid(
+                "genesis_blocks is empty: list the genesis block of each channel to serve",
             ));
         }
         if config.committer.trim().is_empty() || config.committer.contains('/') {
-            return Err(invalid(format!(
+            return Err(file.invalid(format!(
                 "committer must be host:port (no scheme or path), got {:?}",
                 config.committer
             )));
@@ -113,13 +95,8 @@ impl EndorserConfig {
         config
             .runtime
             .check()
-            .map_err(|e| invalid(format!("runtime: {e}")))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let resolve = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
+            .map_err(|e| file.invalid(format!("runtime: {e}")))?;
+        let resolve = |p: &mut PathBuf| file.resolve(p);
         resolve(&mut config.data_dir);
         resolve(&mut config.cert);
         resolve(&mut config.key);

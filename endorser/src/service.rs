@@ -17,11 +17,12 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+
+use cellchain_node::http::error;
 
 use crate::checks::Mode;
 use crate::endorse::{now, Endorser};
@@ -50,21 +51,6 @@ pub async fn run(
     axum::serve(listener, router(endorser))
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-fn error(status: u16, kind: &str, message: impl Into<String>, retryable: bool) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (
-        status,
-        Json(json!({"error": kind, "message": message.into(), "retryable": retryable})),
-    )
-        .into_response();
-    if retryable {
-        response
-            .headers_mut()
-            .insert("retry-after", "1".parse().expect("header value"));
-    }
-    response
 }
 
 async fn endorse(

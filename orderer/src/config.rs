@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cellchain_core::config::Millis;
+use cellchain_node::config::ConfigFile;
+pub use cellchain_node::config::ConfigFileError;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,41 +56,16 @@ fn default_clock_skew() -> Millis {
     Millis(300_000)
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigFileError {
-    #[error("cannot read the orderer configuration {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the orderer configuration {path} is not valid: {reason}")]
-    Invalid { path: PathBuf, reason: String },
-}
-
 impl OrdererConfig {
     /// Reads and checks the file, resolving relative paths against its directory.
     pub fn load(path: &Path) -> Result<OrdererConfig, ConfigFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let invalid = |reason: String| ConfigFileError::Invalid {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let mut config: OrdererConfig =
-            serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let (mut config, file): (OrdererConfig, _) = ConfigFile::read("orderer", path)?;
         if config.genesis_blocks.is_empty() {
-            return Err(invalid(
-                "genesis_blocks is empty: list the genesis block of each channel to order".into(),
+            return Err(file.invalid(
+                "genesis_blocks is empty: list the genesis block of each channel to order",
             ));
         }
-        let base = path.parent().unwrap_or(Path::new("."));
-        let resolve = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
+        let resolve = |p: &mut PathBuf| file.resolve(p);
         resolve(&mut config.data_dir);
         resolve(&mut config.cert);
         resolve(&mut config.key);

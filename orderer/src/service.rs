@@ -15,12 +15,11 @@
 //! [`Envelope`]: cellchain_core::protocol::Envelope
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +29,8 @@ use cellchain_core::protocol::{SignedDeliverRequest, TxId};
 use cellchain_storage::BlockStore;
 use serde_json::json;
 use tokio::sync::watch;
+
+use cellchain_node::http::{block_stream, error, ReadBlock};
 
 use crate::admission::Admitted;
 use crate::cluster::{
@@ -78,21 +79,6 @@ pub async fn run(
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-fn error(status: u16, kind: &str, message: impl Into<String>, retryable: bool) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (
-        status,
-        Json(json!({"error": kind, "message": message.into(), "retryable": retryable})),
-    )
-        .into_response();
-    if retryable {
-        response
-            .headers_mut()
-            .insert("retry-after", "1".parse().expect("header value"));
-    }
-    response
 }
 
 fn unknown_channel(app: &App, channel: &str) -> Response {
@@ -274,53 +260,23 @@ async fn deliver(
     if request.stop.is_some_and(|stop| stop < request.start) {
         return error(400, "bad_range", "stop is before start", false);
     }
-    let state = DeliverState {
-        ch,
-        next: request.start,
-        stop: request.stop,
-        height: None,
-        shutdown: app.shutdown.clone(),
-    };
-    let stream = futures_util::stream::unfold(state, next_block);
-    Response::builder()
-        .header("content-type", "application/x-ndjson")
-        .body(Body::from_stream(stream))
-        .expect("response")
-}
-
-struct DeliverState {
-    ch: Arc<ChannelShared>,
-    next: u64,
-    stop: Option<u64>,
-    height: Option<watch::Receiver<u64>>,
-    shutdown: watch::Receiver<bool>,
-}
-
-/// The next line of a deliver stream: waits for the block to exist.
-async fn next_block(mut s: DeliverState) -> Option<(Result<Bytes, Infallible>, DeliverState)> {
-    if s.stop.is_some_and(|stop| s.next > stop) || *s.shutdown.borrow() {
-        return None;
-    }
-    let mut height = s.height.take().unwrap_or_else(|| s.ch.height.subscribe());
-    while *height.borrow_and_update() <= s.next {
-        tokio::select! {
-            changed = height.changed() => if changed.is_err() { return None },
-            _ = s.shutdown.changed() => return None,
-        }
-    }
-    let block = s.ch.store.read().expect("store lock").get(s.next);
-    let mut line = match block {
-        Ok(Some(b)) => serde_json::to_vec(&b).expect("blocks encode"),
-        Ok(None) => return None,
-        Err(e) => {
-            tracing::error!(channel = %s.ch.channel, number = s.next, error = %e, "cannot read a block for deliver");
-            return None;
-        }
-    };
-    line.push(b'\n');
-    s.next += 1;
-    s.height = Some(height);
-    Some((Ok(Bytes::from(line)), s))
+    let store = ch.clone();
+    let read: ReadBlock = Arc::new(move |n| {
+        store
+            .store
+            .read()
+            .expect("block store lock")
+            .get(n)
+            .map_err(|e| e.to_string())
+    });
+    block_stream(
+        channel,
+        read,
+        ch.height.subscribe(),
+        request.start,
+        request.stop,
+        app.shutdown.clone(),
+    )
 }
 
 async fn channel_status(State(app): State<Arc<App>>, Path(channel): Path<String>) -> Response {
