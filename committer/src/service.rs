@@ -335,6 +335,9 @@ fn answer(ch: &ChannelShared, query: Query) -> Response {
             Err(e) => Err(state_error(e)),
         },
         Query::Info => info(ch),
+        Query::PrivateGet { .. } | Query::BlockPrivateData { .. } | Query::PrivateWrites { .. } => {
+            Err(ApiError::new(400, "unsupported_query", "not served yet", false))
+        }
     };
     match result {
         Ok(v) => Json(v).into_response(),

@@ -178,7 +178,13 @@ fn check_endorser_tx(
             .iter()
             .filter(|c| !c.hashed_writes.is_empty())
         {
-            if !def.collections.iter().any(|d| d.name == c.collection) {
+            let Some(config) = def.collections.iter().find(|d| d.name == c.collection) else {
+                return Ok(Err(Code::IllegalWriteset));
+            };
+            // A member-only-write collection is written by its members' clients only.
+            if config.member_only_write
+                && !config.member_orgs.iter().any(|m| *m == header.creator.msp_id)
+            {
                 return Ok(Err(Code::IllegalWriteset));
             }
             let mut keys = HashSet::new();

@@ -36,7 +36,7 @@
 //! | 11 | the chaincode is defined on the channel | `InvalidChaincode` (25) |
 //! | 12 | the endorsed (version, sequence) is the current definition | `ChaincodeVersionConflict` (18) |
 //! | 13 | each namespace appears once in the read/write set | `BadRwset` (22) |
-//! | 14 | writes, metadata writes and private writes only in the invoked chaincode's namespace, private writes only to its defined collections | `IllegalWriteset` (23) |
+//! | 14 | writes, metadata writes and private writes only in the invoked chaincode's namespace, private writes only to its defined collections, and to a member-only-write collection only by a creator of a member organisation | `IllegalWriteset` (23) |
 //! | 15 | each key written at most once per kind; deletes carry no value; private writes carry a value hash unless deletes; a `VALIDATION_PARAMETER` is a signature policy | `InvalidWriteset` (24) |
 //! | 16 | the endorsements (valid peers of the channel whose signature over `endorsement_message(response_payload, endorser)` verifies, distinct by certificate; others count as missing) satisfy the key-level policies of the written keys and, if a written key has none or nothing is written, the chaincode's policy | `EndorsementPolicyFailure` (10) |
 //! | 17 | in block order: every read version (public, and private by key hash) equals the committed one, counting earlier valid transactions of the block | `MvccReadConflict` (11) |
@@ -83,6 +83,7 @@ mod commit;
 mod identity_cache;
 mod mvcc;
 mod policy;
+pub mod private;
 mod replay;
 mod validator;
 
@@ -94,6 +95,7 @@ pub use chaincode::{
     parse_definitions, ChaincodeDefinition, CollectionConfig, DefinitionSet, EndorsementPolicy,
 };
 pub use commit::{commit_hash, COMMIT_HASH_TAG};
+pub use private::{match_private, offered_for, private_needs, MatchedPrivate, PrivateMismatch, PrivateNeed};
 pub use replay::{updates_from_block, ReplayError};
 pub use validator::{validate_block, Validator};
 

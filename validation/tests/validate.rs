@@ -1148,3 +1148,43 @@ fn updates_from_a_validated_block_equal_those_of_validation() {
         commit_hash(&Hash32::ZERO, 7, &validated.codes, &validated.updates)
     );
 }
+
+#[test]
+fn private_write_by_a_non_member_client_to_a_member_only_collection_is_illegal_writeset() {
+    let net = Net::new();
+    let private_tx = || {
+        net.tx(rwset(vec![NsRwSet {
+            collections: vec![CollectionHashedRwSet {
+                collection: "coll".into(),
+                hashed_reads: vec![],
+                hashed_writes: vec![cellchain_core::protocol::KvWriteHash {
+                    key_hash: sha256(b"pk"),
+                    is_delete: false,
+                    value_hash: Some(sha256(b"pv")),
+                }],
+                pvt_rwset_hash: Hash32::ZERO,
+            }],
+            ..ns(CC)
+        }]))
+    };
+    let member = private_tx().creator(&net.client1);
+    let outsider = private_tx().creator(&net.client2);
+    let mut defs = MemDefinitions::standard();
+    let coll = |member_only_write| cellchain_validation::CollectionConfig {
+        name: "coll".into(),
+        member_orgs: vec!["Org1MSP".into()],
+        required_peer_count: 0,
+        block_to_live: 0,
+        member_only_read: true,
+        member_only_write,
+    };
+    defs.0.get_mut(CC).unwrap().collections = vec![coll(true)];
+    let state = MemState::at(3);
+    let out = net.validate_with(&state, &defs, vec![member.envelope(), outsider.envelope()], 1);
+    assert_eq!(out.codes, [Code::Valid, Code::IllegalWriteset]);
+    // Without member-only-write, a non-member's client may write it.
+    defs.0.get_mut(CC).unwrap().collections = vec![coll(false)];
+    let outsider = private_tx().creator(&net.client2);
+    let out = net.validate_with(&state, &defs, vec![outsider.envelope()], 1);
+    assert_eq!(out.codes, [Code::Valid]);
+}

@@ -42,6 +42,60 @@ pub enum Query {
     },
     /// Height, last commit hash and last block hash of the channel.
     Info,
+    /// One private key of a collection: its value hash and version to every
+    /// reader, its value only to members of the collection (while not purged).
+    PrivateGet {
+        namespace: String,
+        collection: String,
+        key: String,
+    },
+    /// The private values block `block` wrote, in the collections the asking
+    /// organisation is a member of (committers; answers [`PrivateData`]).
+    /// Endorsers ask their own committer to keep their replica's private values.
+    BlockPrivateData { block: u64 },
+    /// The private writes an endorser kept for these transactions when it
+    /// endorsed them, in the collections the asking organisation is a member of
+    /// (endorsers, `POST /v1/channels/{ch}/private`; answers [`PrivateData`]).
+    /// Member committers ask at commit.
+    PrivateWrites { tx_ids: Vec<TxId> },
+}
+
+/// Private values, as served to a member organisation of their collections.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateData {
+    pub txs: Vec<TxPrivateData>,
+}
+
+/// The private writes of one transaction in one chaincode namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxPrivateData {
+    pub tx_id: TxId,
+    pub namespace: String,
+    pub collections: Vec<CollectionPrivateData>,
+}
+
+/// The private writes of one collection: key and value (`None`: deleted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionPrivateData {
+    pub collection: String,
+    pub writes: Vec<PrivateKv>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateKv {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Bytes>,
+}
+
+/// Never shows the value: private values stay out of logs.
+impl std::fmt::Debug for PrivateKv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivateKv")
+            .field("key", &self.key)
+            .field("value_len", &self.value.as_ref().map(|v| v.0.len()))
+            .finish()
+    }
 }
 
 /// A query with who asks and when.
@@ -101,6 +155,14 @@ mod tests {
                 bookmark: None
             }
         );
+        let kv = PrivateKv {
+            key: "k".into(),
+            value: Some(Bytes(b"top-secret".to_vec())),
+        };
+        assert!(!format!("{kv:?}").contains("top-secret"));
+        let q: Query =
+            serde_json::from_str(r#"{"type":"block_private_data","block":4}"#).unwrap();
+        assert_eq!(q, Query::BlockPrivateData { block: 4 });
         let info = serde_json::to_string(&Query::Info).unwrap();
         assert_eq!(info, r#"{"type":"info"}"#);
         assert!(signing::query_message(b"x").starts_with(signing::QUERY));
