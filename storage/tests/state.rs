@@ -8,7 +8,7 @@ use std::sync::Arc;
 use cellchain_core::bytes::sha256;
 use cellchain_core::protocol::{TxId, TxValidationCode, Version, VALIDATION_PARAMETER};
 use cellchain_core::Hash32;
-use cellchain_storage::{PrivateWrite, StateStore, StateStoreError, TxStatus};
+use cellchain_storage::{open_sled, PrivateWrite, StateStore, StateStoreError, TxStatus};
 use cellchain_validation::{
     CommittedState, HashedWrite, MetadataWrite, StateWrite, TxOutcome, UpdateBatch,
 };
@@ -610,8 +610,262 @@ fn open_errors_name_the_directory_and_what_to_do() {
         StateStoreError::UnsupportedFormat {
             dir: other.clone(),
             found: 9,
-            supported: 1,
+            supported: 2,
         }
     );
     assert!(err.to_string().contains("delete the directory"), "{err}");
+}
+
+/// The raw keys with tag `tag` in the state directory `dir` (its store closed).
+fn raw_keys(dir: &std::path::Path, tag: u8) -> Vec<Vec<u8>> {
+    raw_keys_in(&open_sled(dir).unwrap(), tag)
+}
+
+#[test]
+fn private_values_are_found_by_key_hash_until_deleted_or_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = StateStore::open(dir.path()).unwrap();
+    let by_hash = |store: &StateStore, key: &str| {
+        let found = store
+            .get_private_by_hash(NS, "coll", &sha256(key.as_bytes()))
+            .unwrap();
+        // The reader and a view agree with the store.
+        assert_eq!(
+            store
+                .reader()
+                .get_private_by_hash(NS, "coll", &sha256(key.as_bytes()))
+                .unwrap(),
+            found
+        );
+        assert_eq!(
+            store
+                .view()
+                .get_private_by_hash(NS, "coll", &sha256(key.as_bytes()))
+                .unwrap(),
+            found
+        );
+        found
+    };
+    let found = |key: &str, value: &[u8], version| Some((key.to_string(), value.to_vec(), version));
+
+    let writes = [
+        private_write("short", Some(b"s"), v(0, 0), 2),
+        private_write("\u{0}comp\u{0}1\u{0}", Some(b"c"), v(0, 0), 0),
+        private_write("deleted", Some(b"d"), v(0, 0), 0),
+    ];
+    store.apply(&batch(0, 1), commit_hash(0), &writes).unwrap();
+    assert_eq!(by_hash(&store, "short"), found("short", b"s", v(0, 0)));
+    assert_eq!(
+        by_hash(&store, "\u{0}comp\u{0}1\u{0}"),
+        found("\u{0}comp\u{0}1\u{0}", b"c", v(0, 0))
+    );
+    // Only under its own namespace and collection, and only for a stored key.
+    let h = sha256(b"short");
+    assert_eq!(store.get_private_by_hash(NS, "other", &h).unwrap(), None);
+    assert_eq!(store.get_private_by_hash("cc2", "coll", &h).unwrap(), None);
+    assert_eq!(by_hash(&store, "never"), None);
+
+    // A rewrite is found with its new value, a delete is gone, a late value (of
+    // an earlier block) is found; one that arrives already expired is not kept.
+    let writes = [
+        private_write("\u{0}comp\u{0}1\u{0}", Some(b"c1"), v(1, 0), 0),
+        private_write("deleted", None, v(1, 1), 0),
+        private_write("late", Some(b"l"), v(0, 0), 0),
+    ];
+    store.apply(&batch(1, 2), commit_hash(1), &writes).unwrap();
+    assert_eq!(
+        by_hash(&store, "\u{0}comp\u{0}1\u{0}"),
+        found("\u{0}comp\u{0}1\u{0}", b"c1", v(1, 0))
+    );
+    assert_eq!(by_hash(&store, "deleted"), None);
+    assert_eq!(by_hash(&store, "late"), found("late", b"l", v(0, 0)));
+    let expired = [private_write("expired", Some(b"x"), v(0, 0), 1)];
+    store.apply(&batch(2, 1), commit_hash(2), &expired).unwrap();
+    assert_eq!(store.get_private(NS, "coll", "expired").unwrap(), None);
+    assert_eq!(by_hash(&store, "expired"), None);
+
+    // Purged at block 0 + 2 + 1 = 3 with its value.
+    assert_eq!(by_hash(&store, "short"), found("short", b"s", v(0, 0)));
+    apply(&mut store, &batch(3, 0));
+    assert_eq!(by_hash(&store, "short"), None);
+
+    // After a reopen the same answers, and the index holds exactly the stored
+    // values: deletes and purges removed their entries, not only their values.
+    drop(store);
+    let store = StateStore::open(dir.path()).unwrap();
+    assert_eq!(by_hash(&store, "late"), found("late", b"l", v(0, 0)));
+    assert_eq!(by_hash(&store, "short"), None);
+    drop(store);
+    let index = raw_keys(dir.path(), b'k');
+    let values = raw_keys(dir.path(), b'v');
+    assert_eq!(values.len(), 2, "comp and late");
+    assert_eq!(index.len(), values.len(), "one index entry per value");
+    for key in ["\u{0}comp\u{0}1\u{0}", "late"] {
+        let h = sha256(key.as_bytes());
+        assert!(index.iter().any(|k| k.ends_with(h.as_bytes())), "{key:?}");
+    }
+}
+
+#[test]
+fn staged_private_writes_are_durable_until_their_block_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = StateStore::open(dir.path()).unwrap();
+    let mut b = batch(0, 1);
+    put(&mut b, 0, "pub", b"p");
+    apply(&mut store, &b);
+
+    // Only the next block (1) may be staged.
+    let staged = vec![
+        private_write("a", Some(b"secret-a"), v(1, 0), 3),
+        private_write("b", None, v(1, 1), 0),
+    ];
+    for wrong in [0, 2] {
+        assert_eq!(
+            store.stage_private(wrong, &staged).unwrap_err(),
+            StateStoreError::NotNext {
+                dir: dir.path().to_path_buf(),
+                expected: 1,
+                got: wrong,
+            }
+        );
+        assert_eq!(store.staged_private(wrong).unwrap(), vec![]);
+    }
+    assert_eq!(store.staged_private(1).unwrap(), vec![]);
+    store
+        .stage_private(1, &[private_write("old", Some(b"o"), v(1, 0), 0)])
+        .unwrap();
+    // Staging again replaces.
+    store.stage_private(1, &staged).unwrap();
+    assert_eq!(store.staged_private(1).unwrap(), staged);
+
+    // Staged values are seen by no other read.
+    let check_invisible = |store: &StateStore| {
+        assert_eq!(store.get_private(NS, "coll", "a").unwrap(), None);
+        assert_eq!(
+            store
+                .get_private_by_hash(NS, "coll", &sha256(b"a"))
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.get(NS, "a").unwrap(), None);
+        let page = store.range(NS, "", "", 0, None).unwrap();
+        assert_eq!(page.items.len(), 1, "only the public key");
+        assert_eq!(
+            CommittedState::range(store, NS, "", "", 0).unwrap().len(),
+            1
+        );
+        assert!(store.history(NS, "a", 0, None).unwrap().items.is_empty());
+        assert_eq!(
+            store.private_version(NS, "coll", &sha256(b"a")).unwrap(),
+            None
+        );
+        assert_eq!(store.savepoint(), (1, Some(commit_hash(0))));
+    };
+    check_invisible(&store);
+
+    // A crash after staging (and appending the block): all there on reopen.
+    drop(store);
+    let mut store = StateStore::open(dir.path()).unwrap();
+    check_invisible(&store);
+    assert_eq!(store.reader().staged_private(1).unwrap(), staged);
+    assert_eq!(store.view().staged_private(1).unwrap(), staged);
+
+    // The apply of block 1 removes them even though it passes other writes.
+    let b = batch(1, 1);
+    let other = [private_write("c", Some(b"c"), v(1, 0), 0)];
+    store.apply(&b, commit_hash(1), &other).unwrap();
+    assert_eq!(store.staged_private(1).unwrap(), vec![]);
+    assert_eq!(store.get_private(NS, "coll", "a").unwrap(), None);
+    // Staged for block 2, which a crash keeps from being applied: only block 2's
+    // entry is there on reopen, and its apply removes it.
+    store.stage_private(2, &staged).unwrap();
+    drop(store);
+    let mut store = StateStore::open(dir.path()).unwrap();
+    assert_eq!(store.staged_private(1).unwrap(), vec![]);
+    assert_eq!(store.staged_private(2).unwrap(), staged);
+    apply(&mut store, &batch(2, 0));
+    assert_eq!(store.staged_private(2).unwrap(), vec![]);
+    drop(store);
+    assert!(raw_keys(dir.path(), b'q').is_empty());
+}
+
+#[test]
+fn damaged_staged_and_index_entries_are_reported_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = StateStore::open(dir.path()).unwrap();
+        store
+            .apply(
+                &batch(0, 1),
+                commit_hash(0),
+                &[private_write("a", Some(b"1"), v(0, 0), 0)],
+            )
+            .unwrap();
+        store
+            .stage_private(1, &[private_write("b", Some(b"2"), v(1, 0), 0)])
+            .unwrap();
+    }
+    {
+        let db = open_sled(dir.path()).unwrap();
+        let staged = raw_keys_in(&db, b'q');
+        assert_eq!(staged.len(), 1);
+        let bytes = db.get(&staged[0]).unwrap().unwrap();
+        db.insert(&staged[0], &bytes[..bytes.len() - 1]).unwrap();
+        // The index entry of "a" names another key.
+        let index = raw_keys_in(&db, b'k');
+        assert_eq!(index.len(), 1);
+        db.insert(&index[0], b"b").unwrap();
+        db.flush().unwrap();
+    }
+    let store = StateStore::open(dir.path()).unwrap();
+    let err = store.staged_private(1).unwrap_err();
+    assert!(matches!(err, StateStoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("staged for block 1"), "{err}");
+    let err = store
+        .get_private_by_hash(NS, "coll", &sha256(b"a"))
+        .unwrap_err();
+    assert!(matches!(err, StateStoreError::Corrupt { .. }), "{err}");
+}
+
+fn raw_keys_in(db: &sled::Db, tag: u8) -> Vec<Vec<u8>> {
+    db.scan_prefix([tag])
+        .map(|e| e.unwrap().0.to_vec())
+        .collect()
+}
+
+#[test]
+fn a_format_1_store_gets_its_key_hash_index_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = StateStore::open(dir.path()).unwrap();
+        let writes = [
+            private_write("a", Some(b"1"), v(0, 0), 0),
+            private_write("b", Some(b"2"), v(0, 0), 5),
+        ];
+        store.apply(&batch(0, 1), commit_hash(0), &writes).unwrap();
+    }
+    // Make it what format 1 wrote: no index entries.
+    {
+        let db = open_sled(dir.path()).unwrap();
+        for k in raw_keys_in(&db, b'k') {
+            db.remove(k).unwrap();
+        }
+        db.insert("#format", &1u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = StateStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store
+            .get_private_by_hash(NS, "coll", &sha256(b"b"))
+            .unwrap(),
+        Some(("b".to_string(), b"2".to_vec(), v(0, 0)))
+    );
+    assert_eq!(store.savepoint(), (1, Some(commit_hash(0))));
+    drop(store);
+    let db = open_sled(dir.path()).unwrap();
+    assert_eq!(
+        db.get("#format").unwrap().unwrap().as_ref(),
+        &2u32.to_be_bytes()
+    );
+    assert_eq!(raw_keys_in(&db, b'k').len(), 2);
 }

@@ -1,4 +1,6 @@
-//! [`StateStore::apply`]: one block's updates as one sled batch.
+//! [`StateStore::apply`]: one block's updates as one sled batch; and
+//! [`StateStore::stage_private`], the private values of the next block kept
+//! durably until it is applied.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -31,8 +33,13 @@ impl StateStore {
     /// - Hashed private writes (key hash to value hash and version).
     /// - `private`: values of collections this organisation is a member of, with a
     ///   purge-index entry at their expiry block (see
-    ///   [`PrivateWrite::block_to_live`]). Values whose expiry is at or before
-    ///   this block, stored earlier, are purged in the same batch.
+    ///   [`PrivateWrite::block_to_live`]) and an entry in the key-hash index
+    ///   ([`StateView::get_private_by_hash`](super::StateView::get_private_by_hash)).
+    ///   Values whose expiry is at or before this block, stored earlier, are
+    ///   purged in the same batch, index entries with them.
+    /// - The private writes staged for this block
+    ///   ([`stage_private`](StateStore::stage_private)) are removed, whether or
+    ///   not `private` holds the same writes.
     /// - The tx-id index: every outcome, valid or not; a tx id already indexed
     ///   (a duplicate) keeps its first entry.
     /// - The savepoint: height `updates.block + 1` and `commit_hash`.
@@ -50,20 +57,8 @@ impl StateStore {
         private: &[PrivateWrite],
     ) -> Result<(), StateStoreError> {
         let shared = std::sync::Arc::clone(&self.reader.shared);
-        if let Some(reason) = &self.poisoned {
-            return Err(StateStoreError::Poisoned {
-                dir: shared.dir.clone(),
-                reason: reason.clone(),
-            });
-        }
         let block = updates.block;
-        if block != self.height {
-            return Err(StateStoreError::NotNext {
-                dir: shared.dir.clone(),
-                expected: self.height,
-                got: block,
-            });
-        }
+        self.check_next(block)?;
         let mut batch = Builder::new(self, block);
         batch.public(updates)?;
         batch.hashed(updates)?;
@@ -75,22 +70,75 @@ impl StateStore {
             keys::SAVEPOINT,
             codec::encode_savepoint(block + 1, Some(&commit_hash)),
         );
+        sled_batch.remove(keys::staged(block));
 
         let written = {
             // Readers holding a view finish first, then see the whole batch.
             let _guard = shared.lock.write().unwrap_or_else(|e| e.into_inner());
             shared.db.apply_batch(sled_batch)
         };
-        if let Err(e) = written.and_then(|_| shared.db.flush().map(|_| ())) {
+        self.check_written(written.and_then(|_| shared.db.flush().map(|_| ())))?;
+        self.height = block + 1;
+        self.commit_hash = Some(commit_hash);
+        Ok(())
+    }
+
+    /// Stages the private values fetched for block `block`, the next to apply,
+    /// durably: the entry is flushed (fsynced) before this returns `Ok`, so the
+    /// committer may append the block to its block store next. After a crash
+    /// before the block's [`apply`](StateStore::apply), the committer reads them
+    /// back with [`staged_private`](super::StateReader::staged_private) to replay
+    /// the block; its apply removes them.
+    ///
+    /// Staging the same block again replaces what was staged. The writes are kept
+    /// as given, unchecked; nothing but `staged_private` reads them.
+    ///
+    /// Refused, with nothing changed: a block that is not the next to apply
+    /// ([`StateStoreError::NotNext`]). After a failed write or flush, here or in
+    /// `apply`, the store refuses both ([`StateStoreError::Poisoned`]) until
+    /// reopened.
+    pub fn stage_private(
+        &mut self,
+        block: u64,
+        writes: &[PrivateWrite],
+    ) -> Result<(), StateStoreError> {
+        self.check_next(block)?;
+        let shared = std::sync::Arc::clone(&self.reader.shared);
+        let written = shared
+            .db
+            .insert(keys::staged(block), codec::encode_staged(writes));
+        self.check_written(written.and_then(|_| shared.db.flush().map(|_| ())))
+    }
+
+    /// Refuses a write when the store is poisoned or `block` is not the next.
+    fn check_next(&self, block: u64) -> Result<(), StateStoreError> {
+        let dir = || self.reader.shared.dir.clone();
+        if let Some(reason) = &self.poisoned {
+            return Err(StateStoreError::Poisoned {
+                dir: dir(),
+                reason: reason.clone(),
+            });
+        }
+        if block != self.height {
+            return Err(StateStoreError::NotNext {
+                dir: dir(),
+                expected: self.height,
+                got: block,
+            });
+        }
+        Ok(())
+    }
+
+    /// Poisons the store if a write or its flush failed.
+    fn check_written<T>(&mut self, result: sled::Result<T>) -> Result<(), StateStoreError> {
+        if let Err(e) = result {
             let reason = e.to_string();
             self.poisoned = Some(reason.clone());
             return Err(StateStoreError::Write {
-                dir: shared.dir.clone(),
+                dir: self.reader.shared.dir.clone(),
                 reason,
             });
         }
-        self.height = block + 1;
-        self.commit_hash = Some(commit_hash);
         Ok(())
     }
 }
@@ -105,9 +153,10 @@ struct Builder<'s> {
     state: BTreeMap<Vec<u8>, Option<(Version, Vec<u8>)>>,
     /// Metadata after this batch, by metadata key (`None`: removed).
     metadata: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    /// Private values after this batch, by private key: `(expiry, entry)`.
+    /// Private values after this batch, by private key: `(expiry, entry)`. Set
+    /// through [`Builder::set_private`], which keeps the key-hash index in step.
     private: BTreeMap<Vec<u8>, Option<(u64, Vec<u8>)>>,
-    /// Everything else: history, hashes, tx ids, purge index.
+    /// Everything else: history, hashes, tx ids, purge index, key-hash index.
     other: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
@@ -239,6 +288,21 @@ impl<'s> Builder<'s> {
         }
     }
 
+    /// Sets the private value under `key` after this batch (`None`: none), and its
+    /// key-hash index entry with it: present exactly when the value is.
+    fn set_private(
+        &mut self,
+        key: Vec<u8>,
+        entry: Option<(u64, Vec<u8>)>,
+    ) -> Result<(), StateStoreError> {
+        let (index, plain) = keys::index_of_private(&key)
+            .ok_or_else(|| self.corrupt("a private-value key does not decode".into()))?;
+        let plain = entry.as_ref().map(|_| plain.to_vec());
+        self.other.insert(index, plain);
+        self.private.insert(key, entry);
+        Ok(())
+    }
+
     fn private(&mut self, writes: &[PrivateWrite]) -> Result<(), StateStoreError> {
         let mut writes: Vec<&PrivateWrite> = writes.iter().collect();
         writes.sort_by_key(|w| w.version);
@@ -267,7 +331,7 @@ impl<'s> Builder<'s> {
                 }
                 None => None,
             };
-            self.private.insert(key, entry);
+            self.set_private(key, entry)?;
         }
         Ok(())
     }
@@ -291,7 +355,7 @@ impl<'s> Builder<'s> {
             // one rewritten earlier lost this index entry then. Check anyway.
             if !self.private.contains_key(&target) && self.private_expiry(&target)? == Some(expiry)
             {
-                self.private.insert(target, None);
+                self.set_private(target, None)?;
             }
         }
         Ok(())
@@ -329,5 +393,42 @@ impl<'s> Builder<'s> {
             }
         }
         batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poisoned_store_refuses_staging_and_stages_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StateStore::open(dir.path()).unwrap();
+        let w = PrivateWrite {
+            namespace: "cc".into(),
+            collection: "coll".into(),
+            key: "k".into(),
+            value: Some(b"v".to_vec()),
+            version: Version { block: 0, tx: 0 },
+            block_to_live: 0,
+        };
+        store.stage_private(0, std::slice::from_ref(&w)).unwrap();
+        store.poisoned = Some("disk full".into());
+        let err = store.stage_private(0, &[]).unwrap_err();
+        assert_eq!(
+            err,
+            StateStoreError::Poisoned {
+                dir: dir.path().to_path_buf(),
+                reason: "disk full".into(),
+            }
+        );
+        // The earlier staging stands; apply is refused alike.
+        assert_eq!(store.staged_private(0).unwrap(), vec![w]);
+        let batch = UpdateBatch::default();
+        assert!(matches!(
+            store.apply(&batch, Hash32([0; 32]), &[]),
+            Err(StateStoreError::Poisoned { .. })
+        ));
+        assert_eq!(store.staged_private(0).unwrap().len(), 1);
     }
 }

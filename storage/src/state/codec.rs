@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use cellchain_core::protocol::{TxId, TxValidationCode, Version};
 use cellchain_core::Hash32;
 
+use super::PrivateWrite;
+
 /// A little cursor over an entry's bytes.
 struct Reader<'a>(&'a [u8]);
 
@@ -36,6 +38,10 @@ impl<'a> Reader<'a> {
             block: self.u64()?,
             tx: self.u32()?,
         })
+    }
+    fn string(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
     }
     fn rest(self) -> &'a [u8] {
         self.0
@@ -82,8 +88,7 @@ pub(crate) fn decode_metadata(bytes: &[u8]) -> Option<BTreeMap<String, Vec<u8>>>
     let count = r.u32()?;
     let mut entries = BTreeMap::new();
     for _ in 0..count {
-        let n = r.u32()? as usize;
-        let name = String::from_utf8(r.take(n)?.to_vec()).ok()?;
+        let name = r.string()?;
         let n = r.u32()? as usize;
         entries.insert(name, r.take(n)?.to_vec());
     }
@@ -141,6 +146,67 @@ pub(crate) fn decode_private(bytes: &[u8]) -> Option<(Version, u64, &[u8])> {
     let v = r.version()?;
     let expiry = r.u64()?;
     Some((v, expiry, r.rest()))
+}
+
+fn push_string(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Staged private writes: `count u32`, then per write `len u32 | namespace | len
+/// u32 | collection | len u32 | key | 0 (deleted) or 1 | (len u64 | value if 1) |
+/// block u64 | tx u32 | block_to_live u64`, in the order given.
+pub(crate) fn encode_staged(writes: &[PrivateWrite]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(writes.len() as u32).to_be_bytes());
+    for w in writes {
+        push_string(&mut out, &w.namespace);
+        push_string(&mut out, &w.collection);
+        push_string(&mut out, &w.key);
+        match &w.value {
+            None => out.push(0),
+            Some(value) => {
+                out.push(1);
+                out.extend_from_slice(&(value.len() as u64).to_be_bytes());
+                out.extend_from_slice(value);
+            }
+        }
+        push_version(&mut out, w.version);
+        out.extend_from_slice(&w.block_to_live.to_be_bytes());
+    }
+    out
+}
+
+pub(crate) fn decode_staged(bytes: &[u8]) -> Option<Vec<PrivateWrite>> {
+    let mut r = Reader(bytes);
+    let count = r.u32()?;
+    // Not `with_capacity(count)`: a damaged count must not allocate for it.
+    let mut writes = Vec::new();
+    for _ in 0..count {
+        let namespace = r.string()?;
+        let collection = r.string()?;
+        let key = r.string()?;
+        let value = match r.u8()? {
+            0 => None,
+            1 => {
+                let n = usize::try_from(r.u64()?).ok()?;
+                Some(r.take(n)?.to_vec())
+            }
+            _ => return None,
+        };
+        let version = r.version()?;
+        let block_to_live = r.u64()?;
+        writes.push(PrivateWrite {
+            namespace,
+            collection,
+            key,
+            value,
+            version,
+            block_to_live,
+        });
+    }
+    r.end()?;
+    Some(writes)
 }
 
 /// Tx-id index entry: `block | index u32 | code u8`.
@@ -226,5 +292,77 @@ mod tests {
             decode_savepoint(&encode_savepoint(0, None)),
             Some((0, None))
         );
+    }
+
+    fn staged_writes() -> Vec<PrivateWrite> {
+        vec![
+            PrivateWrite {
+                namespace: "cc".into(),
+                collection: "coll".into(),
+                key: "\u{0}composite\u{0}é\u{0}".into(),
+                value: Some(b"secret".to_vec()),
+                version: Version { block: 7, tx: 3 },
+                block_to_live: 2,
+            },
+            PrivateWrite {
+                namespace: "cc".into(),
+                collection: "".into(),
+                key: "deleted".into(),
+                value: None,
+                version: Version { block: 7, tx: 4 },
+                block_to_live: 0,
+            },
+            PrivateWrite {
+                namespace: "".into(),
+                collection: "c".into(),
+                key: "".into(),
+                value: Some(Vec::new()),
+                version: Version {
+                    block: u64::MAX,
+                    tx: u32::MAX,
+                },
+                block_to_live: u64::MAX,
+            },
+        ]
+    }
+
+    #[test]
+    fn staged_writes_round_trip() {
+        let writes = staged_writes();
+        assert_eq!(decode_staged(&encode_staged(&writes)), Some(writes));
+        assert_eq!(decode_staged(&encode_staged(&[])), Some(vec![]));
+        // An empty value and a delete are told apart.
+        let bytes = encode_staged(&staged_writes()[1..2]);
+        assert_eq!(decode_staged(&bytes).unwrap()[0].value, None);
+    }
+
+    #[test]
+    fn damaged_staged_writes_do_not_decode() {
+        let bytes = encode_staged(&staged_writes());
+        // Every truncation, and trailing bytes.
+        for len in 0..bytes.len() {
+            assert_eq!(decode_staged(&bytes[..len]), None, "truncated to {len}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode_staged(&longer), None);
+        // A count larger than the entries.
+        let mut more = bytes.clone();
+        more[3] += 1;
+        assert_eq!(decode_staged(&more), None);
+        // A value flag that is neither 0 nor 1 (after count and three names).
+        let flag = 4 + (4 + 2) + (4 + 4) + (4 + "\u{0}composite\u{0}é\u{0}".len());
+        assert_eq!(bytes[flag], 1);
+        let mut bad = bytes.clone();
+        bad[flag] = 2;
+        assert_eq!(decode_staged(&bad), None);
+        // A name that is not UTF-8.
+        let mut bad = bytes.clone();
+        bad[4 + 4] = 0xFF;
+        assert_eq!(decode_staged(&bad), None);
+        // A value length past the end, however large.
+        let mut bad = bytes;
+        bad[flag + 1..flag + 9].copy_from_slice(&u64::MAX.to_be_bytes());
+        assert_eq!(decode_staged(&bad), None);
     }
 }

@@ -7,10 +7,12 @@
 //! h | ns        | len(key) key | block | tx  -> tx id (32) | is_delete u8 | value
 //! p | ns | coll | key hash (32)              -> block | tx | value hash (32)
 //! v | ns | coll | key                        -> block | tx | expiry u64 | value
+//! k | ns | coll | key hash (32)              -> key (UTF-8): index of `v` by key hash
 //! x | expiry    | ns | coll | key            -> (empty): purge index
+//! q | block u64                              -> staged private writes (see codec)
 //! t | tx id (32)                             -> block | index u32 | code u8
 //! #savepoint                                 -> height u64 | 0 or 1 | commit hash (32)?
-//! #format                                    -> u32 format version
+//! #format                                    -> u32 format version (2; 1 had no `k`)
 //! ```
 //!
 //! `ns` and `coll` are written as a u32 big-endian length then the UTF-8 bytes, so
@@ -21,6 +23,15 @@
 //! Fabric, and a range `[start, end)` is one contiguous scan. History keys need the
 //! key's length too, because the version follows it (key `a` must not see the
 //! entries of key `a\0b`). Integers are big-endian so that they sort numerically.
+//!
+//! A `k` entry exists exactly while its `v` entry does: `apply` writes and removes
+//! both in the same batch (write, delete, purge), so a member can find the value
+//! of a key it knows only by hash (`sha256(key)`, as blocks carry it). A `q` entry
+//! holds the private writes staged for a block not yet applied
+//! (`StateStore::stage_private`); the apply of that block removes it. No read but
+//! `staged_private` looks at `q` entries.
+
+use cellchain_core::bytes::sha256;
 
 /// Tags of the entry kinds.
 pub(crate) const STATE: u8 = b's';
@@ -29,6 +40,8 @@ pub(crate) const HISTORY: u8 = b'h';
 pub(crate) const HASHED: u8 = b'p';
 pub(crate) const PRIVATE: u8 = b'v';
 pub(crate) const PURGE: u8 = b'x';
+pub(crate) const PRIVATE_INDEX: u8 = b'k';
+pub(crate) const STAGED: u8 = b'q';
 pub(crate) const TX: u8 = b't';
 
 pub(crate) const SAVEPOINT: &[u8] = b"#savepoint";
@@ -90,6 +103,43 @@ pub(crate) fn hashed(ns: &str, coll: &str, key_hash: &[u8; 32]) -> Vec<u8> {
 pub(crate) fn private(ns: &str, coll: &str, key: &str) -> Vec<u8> {
     let mut out = coll_prefix(PRIVATE, ns, coll);
     out.extend_from_slice(key.as_bytes());
+    out
+}
+
+/// `k | ns | coll | key hash`: the index entry of the private values of a key.
+pub(crate) fn private_index(ns: &str, coll: &str, key_hash: &[u8; 32]) -> Vec<u8> {
+    let mut out = coll_prefix(PRIVATE_INDEX, ns, coll);
+    out.extend_from_slice(key_hash);
+    out
+}
+
+/// The index key (`k | ns | coll | sha256(key)`) of a private-value key (`v | ns |
+/// coll | key`), and the key's bytes; `None` if `private_key` is not one.
+pub(crate) fn index_of_private(private_key: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+    if private_key.first() != Some(&PRIVATE) {
+        return None;
+    }
+    let mut at = 1;
+    for _ in 0..2 {
+        let len = u32::from_be_bytes(private_key.get(at..at + 4)?.try_into().ok()?) as usize;
+        at = at.checked_add(4)?.checked_add(len)?;
+        if at > private_key.len() {
+            return None;
+        }
+    }
+    let key = &private_key[at..];
+    let mut out = Vec::with_capacity(at + 32);
+    out.push(PRIVATE_INDEX);
+    out.extend_from_slice(&private_key[1..at]);
+    out.extend_from_slice(sha256(key).as_bytes());
+    Some((out, key))
+}
+
+/// `q | block`: the private writes staged for `block`.
+pub(crate) fn staged(block: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9);
+    out.push(STAGED);
+    out.extend_from_slice(&block.to_be_bytes());
     out
 }
 
@@ -159,6 +209,35 @@ mod tests {
             purge_target(&p),
             Some((42, private("cc", "coll", "k\u{0}1")))
         );
+    }
+
+    #[test]
+    fn index_key_of_a_private_key_hashes_the_key() {
+        let key = "k\u{0}1";
+        let p = private("cc", "coll", key);
+        let (index, plain) = index_of_private(&p).unwrap();
+        assert_eq!(
+            index,
+            private_index("cc", "coll", sha256(key.as_bytes()).as_bytes())
+        );
+        assert_eq!(plain, key.as_bytes());
+        // The names are length-prefixed, so a key with a name's shape is only a key.
+        let p = private("c", "", "coll");
+        let (index, plain) = index_of_private(&p).unwrap();
+        assert_eq!(index, private_index("c", "", sha256(b"coll").as_bytes()));
+        assert_eq!(plain, b"coll");
+        // Not a private key, or a truncated one.
+        assert_eq!(index_of_private(&state("cc", "k")), None);
+        let p = private("cc", "coll", "");
+        assert_eq!(index_of_private(&p[..p.len() - 1]), None);
+        assert_eq!(index_of_private(&[PRIVATE, 0, 0, 0]), None);
+        assert_eq!(index_of_private(&[PRIVATE, 0xFF, 0xFF, 0xFF, 0xFF]), None);
+    }
+
+    #[test]
+    fn staged_keys_sort_by_block() {
+        assert!(staged(1) < staged(2));
+        assert!(staged(255) < staged(256));
     }
 
     #[test]

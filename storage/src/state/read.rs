@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+use cellchain_core::bytes::sha256;
 use cellchain_core::protocol::{TxId, TxValidationCode, Version, VALIDATION_PARAMETER};
 use cellchain_core::Hash32;
 use cellchain_validation::{CommittedState, StateError};
 
-use super::{codec, keys, StateStoreError};
+use super::{codec, keys, PrivateWrite, StateStoreError};
 
 /// What the writer and every reader of one state directory share.
 #[derive(Debug)]
@@ -176,6 +177,21 @@ impl StateReader {
         key_hash: &Hash32,
     ) -> Result<Option<(Hash32, Version)>, StateStoreError> {
         self.view().get_private_hash(ns, collection, key_hash)
+    }
+
+    /// See [`StateView::get_private_by_hash`].
+    pub fn get_private_by_hash(
+        &self,
+        ns: &str,
+        collection: &str,
+        key_hash: &Hash32,
+    ) -> Result<Option<(String, Vec<u8>, Version)>, StateStoreError> {
+        self.view().get_private_by_hash(ns, collection, key_hash)
+    }
+
+    /// See [`StateView::staged_private`].
+    pub fn staged_private(&self, block: u64) -> Result<Vec<PrivateWrite>, StateStoreError> {
+        self.view().staged_private(block)
     }
 
     /// See [`StateView::key_metadata`].
@@ -374,6 +390,47 @@ impl StateView<'_> {
                 .corrupt(format!("the private hash of {ns}/{collection}/{key_hash}"))
         })?;
         Ok(Some((hash, version)))
+    }
+
+    /// A private value by the hash of its key (`sha256(key)`, as blocks carry
+    /// it): `(key, value, version)`, for a member to answer which values a block
+    /// wrote. `None` when [`get_private`](StateView::get_private) of the key
+    /// would be: never received, deleted or purged.
+    pub fn get_private_by_hash(
+        &self,
+        ns: &str,
+        collection: &str,
+        key_hash: &Hash32,
+    ) -> Result<Option<(String, Vec<u8>, Version)>, StateStoreError> {
+        let index = keys::private_index(ns, collection, key_hash.as_bytes());
+        let Some(bytes) = self.shared.get_raw(&index)? else {
+            return Ok(None);
+        };
+        let bad = || {
+            self.shared.corrupt(format!(
+                "the key-hash index entry of {ns}/{collection}/{key_hash}"
+            ))
+        };
+        let key = std::str::from_utf8(&bytes).map_err(|_| bad())?;
+        if sha256(key.as_bytes()) != *key_hash {
+            return Err(bad());
+        }
+        Ok(self
+            .get_private(ns, collection, key)?
+            .map(|(value, version)| (key.to_string(), value, version)))
+    }
+
+    /// The private writes staged for `block` by
+    /// [`StateStore::stage_private`](super::StateStore::stage_private) and not yet
+    /// removed by its apply, as staged; empty if none are.
+    pub fn staged_private(&self, block: u64) -> Result<Vec<PrivateWrite>, StateStoreError> {
+        let Some(bytes) = self.shared.get_raw(&keys::staged(block))? else {
+            return Ok(Vec::new());
+        };
+        codec::decode_staged(&bytes).ok_or_else(|| {
+            self.shared
+                .corrupt(format!("the private writes staged for block {block}"))
+        })
     }
 
     /// The metadata entries of a public key (such as `VALIDATION_PARAMETER`), if
