@@ -19,9 +19,12 @@
 //! | 10 | the tx id is not committed (replica's tx-id index) | `duplicate_tx_id` | 409 |
 //! | 11 | the chaincode is defined on the channel | `chaincode_not_defined` | 404 |
 //! | 12 | this endorser has the chaincode installed | `chaincode_not_installed` | 404 |
+//! | 13 | after the simulation: the collections touched are defined, and the creator's organisation is a member of those it writes (`member_only_write`) or reads (`member_only_read`) | `collection_access_denied` | 403 |
 //!
-//! Rules 1-9 are here; 10-12 need the replica and the installed modules and
-//! are applied by [`crate::endorse`]. The creator's signature is checked before
+//! Rules 1-9 are here; 10-13 need the replica, the installed modules and the
+//! simulation and are applied by [`crate::endorse`] (13 also in evaluate mode,
+//! for reads; a chaincode error response is checked for reads too, as its
+//! message may carry what was read). The creator's signature is checked before
 //! the tx id and the transient digest so that only an authenticated client
 //! learns why its proposal is inconsistent.
 
@@ -34,9 +37,10 @@ use cellchain_core::config::ChannelConfig;
 use cellchain_core::crypto::CryptoProvider;
 use cellchain_core::identity::{Identity, MspSet};
 use cellchain_core::protocol::{
-    decode, transient_digest, Proposal, SignedProposal, Timestamp, TxId,
+    decode, transient_digest, NsRwSet, Proposal, SignedProposal, Timestamp, TxId,
 };
 use cellchain_core::Hash32;
+use cellchain_validation::ChaincodeDefinition;
 
 /// Which door a proposal came through: each has its own ACL resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +127,15 @@ pub enum ProposalError {
     /// The endorser could not sign its endorsement (a broken key provider).
     #[error("the endorser could not sign the endorsement: {reason}")]
     SigningFailed { reason: String },
+    /// The simulation touched a private data collection the chaincode does not
+    /// define, or one whose values the creator's organisation may not write or
+    /// read (`member_only_write`, `member_only_read`): nothing is answered.
+    #[error("chaincode {chaincode}, collection {collection}: {reason}")]
+    CollectionAccessDenied {
+        chaincode: String,
+        collection: String,
+        reason: String,
+    },
 }
 
 impl ProposalError {
@@ -134,7 +147,8 @@ impl ProposalError {
             | ProposalError::NotInstalled { .. } => 404,
             ProposalError::InvalidCreator { .. }
             | ProposalError::BadSignature { .. }
-            | ProposalError::AccessDenied { .. } => 403,
+            | ProposalError::AccessDenied { .. }
+            | ProposalError::CollectionAccessDenied { .. } => 403,
             ProposalError::DuplicateTxId { .. } => 409,
             ProposalError::StateUnavailable { .. } | ProposalError::Overloaded { .. } => 503,
             ProposalError::SigningFailed { .. } => 500,
@@ -160,6 +174,7 @@ impl ProposalError {
             ProposalError::StateUnavailable { .. } => "state_unavailable",
             ProposalError::Overloaded { .. } => "overloaded",
             ProposalError::SigningFailed { .. } => "signing_failed",
+            ProposalError::CollectionAccessDenied { .. } => "collection_access_denied",
         }
     }
 
@@ -191,6 +206,55 @@ pub fn parse(body: &[u8]) -> Result<(SignedProposal, Proposal), ProposalError> {
             reason: e.to_string(),
         })?;
     Ok((signed, proposal))
+}
+
+/// Check 13, after a simulation of `definition`'s chaincode whose namespace
+/// read/write set is `rwset`, for a creator of organisation `creator_msp`:
+/// every collection touched is defined by the chaincode; if `check_writes`, a
+/// `member_only_write` collection written (hashed writes present) needs the
+/// creator's organisation among its members; a `member_only_read` collection
+/// read (hashed reads present) too. Reading a value's hash also records a
+/// hashed read, so it counts as a read here.
+pub fn check_collection_access(
+    definition: &ChaincodeDefinition,
+    rwset: &NsRwSet,
+    creator_msp: &str,
+    check_writes: bool,
+) -> Result<(), ProposalError> {
+    for touched in &rwset.collections {
+        let denied = |reason: String| ProposalError::CollectionAccessDenied {
+            chaincode: definition.name.clone(),
+            collection: touched.collection.clone(),
+            reason,
+        };
+        let Some(config) = definition
+            .collections
+            .iter()
+            .find(|c| c.name == touched.collection)
+        else {
+            return Err(denied(format!(
+                "the collection is not defined for the chaincode (sequence {}); define it before using it",
+                definition.sequence
+            )));
+        };
+        let member = config.member_orgs.iter().any(|m| m == creator_msp);
+        if member {
+            continue;
+        }
+        if check_writes && !touched.hashed_writes.is_empty() && config.member_only_write {
+            return Err(denied(format!(
+                "only its member organisations ({}) may write it, and the creator's organisation {creator_msp} is not one",
+                config.member_orgs.join(", ")
+            )));
+        }
+        if !touched.hashed_reads.is_empty() && config.member_only_read {
+            return Err(denied(format!(
+                "only its member organisations ({}) may read it, and the creator's organisation {creator_msp} is not one",
+                config.member_orgs.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// How many validated certificates a channel remembers.
@@ -240,17 +304,13 @@ impl ChannelTrust {
         skew: Duration,
     ) -> Result<VerifiedProposal, ProposalError> {
         let header = &proposal.header;
-        let creator = self.identity(&header.creator, now.seconds)?;
+        let creator = self.authenticate(
+            &header.creator,
+            &signed.signed_message(),
+            &signed.signature,
+            now.seconds,
+        )?;
         let who = format!("{}@{}", creator.common_name, creator.msp_id);
-        self.provider
-            .verify(
-                &creator.public_key,
-                &signed.signed_message(),
-                &signed.signature,
-            )
-            .map_err(|_| ProposalError::BadSignature {
-                creator: who.clone(),
-            })?;
         let resource = mode.acl_resource();
         let admitted = self
             .config
@@ -299,6 +359,25 @@ impl ChannelTrust {
         })
     }
 
+    /// Checks 4 and 5 for any signed request: `creator` is a valid identity of
+    /// the channel's organisations at `now_unix` (`InvalidCreator`) and
+    /// `signature` over `message` verifies with its key (`BadSignature`).
+    pub fn authenticate(
+        &self,
+        creator: &cellchain_core::identity::SerializedIdentity,
+        message: &[u8],
+        signature: &[u8],
+        now_unix: i64,
+    ) -> Result<Identity, ProposalError> {
+        let identity = self.identity(creator, now_unix)?;
+        self.provider
+            .verify(&identity.public_key, message, signature)
+            .map_err(|_| ProposalError::BadSignature {
+                creator: format!("{}@{}", identity.common_name, identity.msp_id),
+            })?;
+        Ok(identity)
+    }
+
     /// Validates a certificate (through the cache). Validity dates are checked
     /// against `now_unix` on every call, cached or not.
     fn identity(
@@ -334,5 +413,89 @@ impl ChannelTrust {
             )));
         }
         Ok(identity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cellchain_core::protocol::{CollectionHashedRwSet, KvReadHash, KvWriteHash};
+    use cellchain_validation::{CollectionConfig, EndorsementPolicy};
+
+    fn definition() -> ChaincodeDefinition {
+        let coll = |name: &str, read: bool, write: bool| CollectionConfig {
+            name: name.into(),
+            member_orgs: vec!["Org1MSP".into()],
+            required_peer_count: 0,
+            block_to_live: 0,
+            member_only_read: read,
+            member_only_write: write,
+        };
+        ChaincodeDefinition {
+            name: "cc".into(),
+            version: "1".into(),
+            sequence: 1,
+            endorsement_policy: EndorsementPolicy::Signature(
+                cellchain_core::policy::SignaturePolicy::parse("OR('Org1MSP.peer')").unwrap(),
+            ),
+            collections: vec![
+                coll("closed", true, true),
+                coll("read_open", false, true),
+                coll("write_open", true, false),
+            ],
+        }
+    }
+
+    fn touching(collection: &str, read: bool, write: bool) -> NsRwSet {
+        let h = sha256(b"k");
+        NsRwSet {
+            namespace: "cc".into(),
+            collections: vec![CollectionHashedRwSet {
+                collection: collection.into(),
+                hashed_reads: if read {
+                    vec![KvReadHash {
+                        key_hash: h,
+                        version: None,
+                    }]
+                } else {
+                    vec![]
+                },
+                hashed_writes: if write {
+                    vec![KvWriteHash {
+                        key_hash: h,
+                        is_delete: false,
+                        value_hash: Some(h),
+                    }]
+                } else {
+                    vec![]
+                },
+                pvt_rwset_hash: h,
+            }],
+            ..NsRwSet::default()
+        }
+    }
+
+    #[test]
+    fn collection_access_follows_membership_and_the_member_only_flags() {
+        let def = definition();
+        let check = |coll: &str, read: bool, write: bool, msp: &str, writes: bool| {
+            check_collection_access(&def, &touching(coll, read, write), msp, writes)
+                .map_err(|e| e.kind())
+        };
+        let denied = Err("collection_access_denied");
+        // A member may do anything.
+        assert_eq!(check("closed", true, true, "Org1MSP", true), Ok(()));
+        // A non-member: refused where the flags say members only.
+        assert_eq!(check("closed", false, true, "Org2MSP", true), denied);
+        assert_eq!(check("closed", true, false, "Org2MSP", true), denied);
+        assert_eq!(check("read_open", true, false, "Org2MSP", true), Ok(()));
+        assert_eq!(check("read_open", false, true, "Org2MSP", true), denied);
+        assert_eq!(check("write_open", false, true, "Org2MSP", true), Ok(()));
+        assert_eq!(check("write_open", true, true, "Org2MSP", true), denied);
+        // Writes are not judged when nothing is signed (evaluate), reads are.
+        assert_eq!(check("closed", false, true, "Org2MSP", false), Ok(()));
+        assert_eq!(check("closed", true, false, "Org2MSP", false), denied);
+        // An undefined collection, whoever asks.
+        assert_eq!(check("nosuch", true, false, "Org1MSP", false), denied);
     }
 }

@@ -5,6 +5,17 @@
 //! contract's error status when it did not (a refusal of the contract, a trap,
 //! fuel exhaustion: the request itself was fine, so this is not an HTTP error).
 //!
+//! After the simulation and before anything is answered, the collections the
+//! chaincode's read/write set touches are checked against its definition
+//! (check 13 of [`crate::checks`]): each must be defined; a creator whose
+//! organisation is not a member may not write a `member_only_write` one
+//! (endorse) nor read a `member_only_read` one (endorse and evaluate, also
+//! when the contract answered an error). A refusal is
+//! [`ProposalError::CollectionAccessDenied`] (403 `collection_access_denied`),
+//! logged at warn with the tx id, chaincode and collection. The private writes
+//! of an endorsed simulation are kept in [`PrivateStore`] for the member
+//! committers ([`crate::private`]).
+//!
 //! [`Endorser::handle`] is synchronous and CPU-bound; the service runs it on
 //! tokio's blocking pool.
 
@@ -23,12 +34,14 @@ use cellchain_core::protocol::{
 };
 use cellchain_validation::DefinitionSet;
 
-use crate::checks::{parse, ChannelTrust, Mode, ProposalError, VerifiedProposal};
+use crate::checks::{
+    check_collection_access, parse, ChannelTrust, Mode, ProposalError, VerifiedProposal,
+};
 use crate::metrics::Metrics;
 use crate::private::{PrivateEntry, PrivateStore};
 use crate::replica::{Replica, SnapshotState};
 
-/// How many transactions' private writes are kept for dissemination.
+/// How many transactions' private writes are kept for member committers.
 pub const PRIVATE_STORE_CAPACITY: usize = 10_000;
 
 /// One served channel.
@@ -81,12 +94,14 @@ impl Endorser {
             let id = ch.config.channel_id.clone();
             let trust = ChannelTrust::new(ch.config, default_provider())
                 .map_err(|e| anyhow::anyhow!("channel {id}: {e}"))?;
-            let replica = Replica::open(&ch.state_dir, &id, ch.genesis.hash()).map_err(|e| {
-                anyhow::anyhow!(
-                    "channel {id}: cannot open the state replica in {}: {e}",
-                    ch.state_dir.display()
-                )
-            })?;
+            let replica = Replica::open(&ch.state_dir, &id, ch.genesis.hash())
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "channel {id}: cannot open the state replica in {}: {e}",
+                        ch.state_dir.display()
+                    )
+                })?
+                .with_membership(&setup.identity.msp_id, ch.definitions.clone());
             channels.insert(
                 id,
                 Channel {
@@ -244,6 +259,33 @@ impl Endorser {
                 };
             }
         };
+        // Check 13: the collections touched, and the creator's right to them.
+        // Reads are checked whatever the mode or the outcome (a contract's
+        // error message may carry what it read); writes when endorsing.
+        let check_writes = mode == Mode::Propose && outcome.response.is_success();
+        if let Err(e) = check_collection_access(
+            definition,
+            &outcome.output.rwset,
+            &v.creator.msp_id,
+            check_writes,
+        ) {
+            if let ProposalError::CollectionAccessDenied {
+                collection, reason, ..
+            } = &e
+            {
+                tracing::warn!(
+                    %channel,
+                    tx_id = %v.tx_id,
+                    chaincode = %name,
+                    %collection,
+                    creator = %format!("{}@{}", v.creator.common_name, v.creator.msp_id),
+                    mode = mode.as_str(),
+                    %reason,
+                    "collection access denied"
+                );
+            }
+            return Err(e);
+        }
         if !outcome.response.is_success() {
             tracing::debug!(
                 %channel,

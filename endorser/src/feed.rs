@@ -7,23 +7,40 @@
 //! set, and stays open for new blocks. Each block is applied to the replica as
 //! it arrives. When the stream ends or fails the follower logs why and
 //! reconnects with exponential backoff from the replica's height.
+//!
+//! A block that wrote private values in collections this endorser's
+//! organisation is a member of ([`Replica::private_needs`]) is applied with
+//! them: before applying it the follower asks the committer
+//! `POST http://COMMITTER/v1/channels/CH/query` with a [`SignedQuery`] of
+//! [`Query::BlockPrivateData`] (signed with the endorser's key) and gets
+//! [`PrivateData`]; the values are checked against the block's hashes
+//! ([`checked_private_writes`]) and applied with the block in one batch. The
+//! fetch runs outside the replica's locks: simulations go on meanwhile. Values
+//! the committer does not offer (purged, missing) or that do not match are
+//! logged and left out; a fetch that fails (network, HTTP status, an answer
+//! that does not parse) fails the block like a broken stream: the follower
+//! reconnects and retries from the replica's height.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use cellchain_core::crypto::Signer;
 use cellchain_core::identity::SerializedIdentity;
-use cellchain_core::protocol::{Block, DeliverRequest, SignedDeliverRequest};
+use cellchain_core::protocol::{
+    Block, DeliverRequest, PrivateData, Query, QueryRequest, SignedDeliverRequest, SignedQuery,
+};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::replica::{Applied, Replica};
+use crate::replica::{checked_private_writes, Applied, Replica};
 
 /// First and longest wait between two connection attempts.
 pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Longest line accepted from the feed (a block).
 const MAX_LINE: usize = 256 * 1024 * 1024;
+/// Longest wait for the committer's answer to a private data query.
+pub const PRIVATE_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Who follows the feed, and where.
 #[derive(Clone)]
@@ -58,6 +75,47 @@ impl FeedClient {
 
     fn url(&self, channel: &str) -> String {
         format!("http://{}/v1/channels/{channel}/blocks", self.committer)
+    }
+
+    fn query_url(&self, channel: &str) -> String {
+        format!("http://{}/v1/channels/{channel}/query", self.committer)
+    }
+
+    /// Asks the committer for the private values block `block` of `channel`
+    /// wrote in the collections this endorser's organisation is a member of.
+    /// An error says why (unreachable, an HTTP error status with the
+    /// committer's message, an answer that is not [`PrivateData`]).
+    pub async fn fetch_block_private_data(
+        &self,
+        channel: &str,
+        block: u64,
+    ) -> Result<PrivateData, String> {
+        let request = QueryRequest {
+            channel_id: channel.to_string(),
+            creator: self.identity.clone(),
+            timestamp: crate::endorse::now(),
+            query: Query::BlockPrivateData { block },
+        };
+        let signed = SignedQuery::sign(&request, self.signer.as_ref())
+            .map_err(|e| format!("cannot sign the private data query: {e}"))?;
+        let response = self
+            .http
+            .post(self.query_url(channel))
+            .timeout(PRIVATE_FETCH_TIMEOUT)
+            .json(&signed)
+            .send()
+            .await
+            .map_err(|e| format!("cannot fetch the private data of block {block}: {e}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(format!(
+                "the committer answered the private data query of block {block} with {status}: {body}"
+            ));
+        }
+        response.json::<PrivateData>().await.map_err(|e| {
+            format!("the committer's answer to the private data query of block {block} is not private data: {e}")
+        })
     }
 }
 
@@ -180,7 +238,7 @@ async fn connection(replica: &Arc<Replica>, client: &FeedClient) -> Ended {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match apply_line(replica, line.to_vec()).await {
+            match apply_line(replica, client, line.to_vec()).await {
                 Ok(Applied::Applied) => applied += 1,
                 Ok(Applied::AlreadyHad) => {}
                 Err(reason) => return Ended::Failed { applied, reason },
@@ -196,17 +254,52 @@ async fn connection(replica: &Arc<Replica>, client: &FeedClient) -> Ended {
     Ended::Closed { applied }
 }
 
-async fn apply_line(replica: &Arc<Replica>, line: Vec<u8>) -> Result<Applied, String> {
-    let replica = replica.clone();
-    tokio::task::spawn_blocking(move || {
+/// Parses and applies one line of the feed: the block, with the private values
+/// of its organisation's collections fetched from the committer first.
+async fn apply_line(
+    replica: &Arc<Replica>,
+    client: &FeedClient,
+    line: Vec<u8>,
+) -> Result<Applied, String> {
+    let r = replica.clone();
+    let (block, needs) = tokio::task::spawn_blocking(move || {
         let block: Block = serde_json::from_slice(&line)
             .map_err(|e| format!("the feed sent something that is not a block: {e}"))?;
-        let number = block.header.number;
+        let needs = r
+            .private_needs(&block)
+            .map_err(|e| format!("block {}: {e}", block.header.number))?;
+        Ok::<_, String>((block, needs))
+    })
+    .await
+    .map_err(|e| format!("reading a block panicked: {e}"))??;
+    let number = block.header.number;
+    let channel = &replica.channel;
+    // Outside every replica lock: simulations run while we wait.
+    let data = if needs.is_empty() {
+        None
+    } else {
+        Some(client.fetch_block_private_data(channel, number).await?)
+    };
+    let replica = replica.clone();
+    tokio::task::spawn_blocking(move || {
+        let channel = &replica.channel;
+        let private = match data {
+            None => Vec::new(),
+            Some(data) => {
+                let checked = checked_private_writes(channel, number, &needs, &data);
+                let left_out = (checked.missing + checked.mismatched) as u64;
+                if left_out > 0 {
+                    replica.count_private_missing(left_out);
+                }
+                tracing::debug!(%channel, number, needs = needs.len(), values = checked.writes.len(), missing = checked.missing, mismatched = checked.mismatched, "private values fetched for a block");
+                checked.writes
+            }
+        };
         let applied = replica
-            .apply_block(&block)
+            .apply_block_with_private(&block, &private)
             .map_err(|e| format!("block {number}: {e}"))?;
         if applied == Applied::Applied {
-            tracing::debug!(channel = %replica.channel, number, txs = block.data.envelopes.len(), "block applied to the replica");
+            tracing::debug!(%channel, number, txs = block.data.envelopes.len(), private_values = private.len(), "block applied to the replica");
         }
         Ok(applied)
     })

@@ -29,6 +29,10 @@ pub struct Metrics {
     /// (channel, mode, outcome) -> proposals.
     outcomes: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
     simulation: Mutex<Histogram>,
+    /// (channel, outcome) -> requests for private writes.
+    private_requests: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// (channel) -> transactions whose private writes were served.
+    private_txs_served: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -48,6 +52,36 @@ impl Metrics {
             .expect("metrics lock")
             .iter()
             .filter(|((c, m, o), _)| c == channel && *m == mode.as_str() && *o == outcome)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// One request for private writes with its `outcome` (`served` or the
+    /// refusal's kind) and the transactions it was served.
+    pub fn count_private(&self, channel: &str, outcome: &'static str, txs: u64) {
+        *self
+            .private_requests
+            .lock()
+            .expect("metrics lock")
+            .entry((channel.to_string(), outcome))
+            .or_default() += 1;
+        if txs > 0 {
+            *self
+                .private_txs_served
+                .lock()
+                .expect("metrics lock")
+                .entry(channel.to_string())
+                .or_default() += txs;
+        }
+    }
+
+    /// Requests for private writes counted for `(channel, outcome)`.
+    pub fn private_outcome(&self, channel: &str, outcome: &str) -> u64 {
+        self.private_requests
+            .lock()
+            .expect("metrics lock")
+            .iter()
+            .filter(|((c, o), _)| c == channel && *o == outcome)
             .map(|(_, n)| n)
             .sum()
     }
@@ -78,6 +112,38 @@ pub fn render(e: &Endorser) -> String {
             out,
             "{name}{{channel=\"{channel}\",mode=\"{mode}\",outcome=\"{outcome}\"}} {n}"
         );
+    }
+
+    let name = "cellchain_endorser_private_requests_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Requests for private writes (member committers), by channel and outcome (served or the refusal's kind).\n# TYPE {name} counter"
+    );
+    for ((channel, outcome), n) in e
+        .metrics
+        .private_requests
+        .lock()
+        .expect("metrics lock")
+        .iter()
+    {
+        let _ = writeln!(
+            out,
+            "{name}{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}"
+        );
+    }
+    let name = "cellchain_endorser_private_txs_served_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Transactions whose private writes were served to member committers.\n# TYPE {name} counter"
+    );
+    for (channel, n) in e
+        .metrics
+        .private_txs_served
+        .lock()
+        .expect("metrics lock")
+        .iter()
+    {
+        let _ = writeln!(out, "{name}{{channel=\"{channel}\"}} {n}");
     }
 
     let name = "cellchain_endorser_simulation_seconds";
@@ -138,6 +204,20 @@ pub fn render(e: &Endorser) -> String {
         "Feed connections that failed or ended.",
         "counter",
         &|r| r.feed_failures(),
+    );
+    gauge(
+        &mut out,
+        "cellchain_endorser_private_values_stored_total",
+        "Private values of the organisation's collections stored in the replica with their blocks.",
+        "counter",
+        &|r| r.private_stored(),
+    );
+    gauge(
+        &mut out,
+        "cellchain_endorser_private_values_missing_total",
+        "Collections' private values of applied blocks the committer did not offer or offered not matching the block's hashes.",
+        "counter",
+        &|r| r.private_missing(),
     );
     let _ = writeln!(
         out,

@@ -7,17 +7,34 @@
 //! last: no block is applied meanwhile, so it never sees half a block. The
 //! writer (the feed follower) waits for running simulations to release their
 //! views, and simulations are short (fuel and the wall-clock backstop bound them).
+//!
+//! ## Private values
+//!
+//! A block carries only the hashes of private writes. The replica keeps the
+//! values of the collections its organisation is a member of, so that
+//! simulations read them: [`Replica::private_needs`] says which a block wrote
+//! (`cellchain_validation::private_needs` with this endorser's MSP id and the
+//! channel's definitions); the follower fetches them from its committer
+//! ([`crate::feed`], outside any lock), [`checked_private_writes`] keeps only
+//! values whose key and value hashes match the block's (a need not offered or
+//! not matching is logged at warn, without values, and left out), and
+//! [`Replica::apply_block_with_private`] applies the block and those values in
+//! one atomic store batch, refusing any value that does not match a hashed
+//! write of the block.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use cellchain_core::bytes::sha256;
-use cellchain_core::protocol::{Block, Version};
+use cellchain_core::protocol::{Block, PrivateData, Version};
 use cellchain_core::Hash32;
 use cellchain_simulator::{StateError, StateView as SimStateView, VersionedValue};
-use cellchain_storage::{StateReader, StateStore, StateStoreError, StateView};
-use cellchain_validation::{updates_from_block, ReplayError, UpdateBatch};
+use cellchain_storage::{PrivateWrite, StateReader, StateStore, StateStoreError, StateView};
+use cellchain_validation::{
+    match_private, offered_for, private_needs, updates_from_block, DefinitionSet, PrivateNeed,
+    ReplayError, UpdateBatch,
+};
 use tokio::sync::watch;
 
 /// Why a block from the feed could not be applied. The follower logs it and
@@ -39,6 +56,14 @@ pub enum ReplicaError {
     /// The block's updates cannot be derived.
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// A private value passed with the block matches no hashed write of it
+    /// (a caller's bug: values must go through [`checked_private_writes`]).
+    #[error("block {block}: a private value of {namespace}/{collection} passed with the block does not match any of its hashed writes; nothing applied")]
+    UncheckedPrivate {
+        block: u64,
+        namespace: String,
+        collection: String,
+    },
     /// The state store refused or failed.
     #[error("state store: {0}")]
     Store(String),
@@ -73,6 +98,22 @@ pub struct Replica {
     connected: AtomicBool,
     blocks_applied: AtomicU64,
     feed_failures: AtomicU64,
+    /// This endorser's organisation and the channel's chaincode definitions:
+    /// which collections' values the replica keeps.
+    membership: Option<(String, DefinitionSet)>,
+    private_stored: AtomicU64,
+    private_missing: AtomicU64,
+}
+
+/// What [`checked_private_writes`] made of the values offered for a block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckedPrivate {
+    /// Values matching the block's hashes, ready for the store.
+    pub writes: Vec<PrivateWrite>,
+    /// Needs (transaction, namespace, collection) not offered.
+    pub missing: usize,
+    /// Needs whose offered values did not match the block's hashes.
+    pub mismatched: usize,
 }
 
 impl Replica {
@@ -92,7 +133,50 @@ impl Replica {
             connected: AtomicBool::new(false),
             blocks_applied: AtomicU64::new(0),
             feed_failures: AtomicU64::new(0),
+            membership: None,
+            private_stored: AtomicU64::new(0),
+            private_missing: AtomicU64::new(0),
         })
+    }
+
+    /// Keeps the private values of the collections in `definitions` whose
+    /// member organisations include `msp_id` (this endorser's). Without it the
+    /// replica keeps no private values.
+    pub fn with_membership(mut self, msp_id: &str, definitions: DefinitionSet) -> Replica {
+        self.membership = Some((msp_id.to_string(), definitions));
+        self
+    }
+
+    /// The private values this replica's organisation must obtain before
+    /// applying `block`: none for a block the replica already has, or without
+    /// [membership](Replica::with_membership).
+    pub fn private_needs(&self, block: &Block) -> Result<Vec<PrivateNeed>, ReplicaError> {
+        let Some((msp_id, definitions)) = &self.membership else {
+            return Ok(Vec::new());
+        };
+        if block.header.number < self.height() {
+            return Ok(Vec::new());
+        }
+        let updates = replica_updates(block)?;
+        if updates.hashed_writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(private_needs(&updates, definitions, msp_id))
+    }
+
+    /// Private values stored with blocks by this process.
+    pub fn private_stored(&self) -> u64 {
+        self.private_stored.load(Ordering::Relaxed)
+    }
+
+    /// Needs left without values (not offered, or not matching).
+    pub fn private_missing(&self) -> u64 {
+        self.private_missing.load(Ordering::Relaxed)
+    }
+
+    /// Counts needs left without values (the follower, after checking).
+    pub fn count_private_missing(&self, n: u64) {
+        self.private_missing.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The number of blocks applied: the next block wanted from the feed.
@@ -135,8 +219,23 @@ impl Replica {
     }
 
     /// Applies one validated block, atomically and durably (blocking: the store
-    /// fsyncs). Blocks below the height are skipped; a gap is refused.
+    /// fsyncs), without private values. Blocks below the height are skipped; a
+    /// gap is refused.
     pub fn apply_block(&self, block: &Block) -> Result<Applied, ReplicaError> {
+        self.apply_block_with_private(block, &[])
+    }
+
+    /// Applies one validated block and the private values of its organisation's
+    /// collections (from [`checked_private_writes`]) in one atomic, durable
+    /// store batch (blocking: the store fsyncs). Blocks below the height are
+    /// skipped; a gap is refused; a value that matches no hashed write of the
+    /// block (key hash, value hash, version) refuses the whole block
+    /// ([`ReplicaError::UncheckedPrivate`]): unchecked values are never stored.
+    pub fn apply_block_with_private(
+        &self,
+        block: &Block,
+        private: &[PrivateWrite],
+    ) -> Result<Applied, ReplicaError> {
         let mut store = self.store.lock().expect("store lock");
         let (height, _) = store.savepoint();
         let number = block.header.number;
@@ -165,7 +264,10 @@ impl Replica {
             }
         }
         let updates = replica_updates(block)?;
-        store.apply(&updates, commit_hash, &[])?;
+        check_against_block(&updates, private)?;
+        store.apply(&updates, commit_hash, private)?;
+        self.private_stored
+            .fetch_add(private.len() as u64, Ordering::Relaxed);
         *last_hash = Some(block.hash());
         *self.commit_hash.lock().expect("commit hash lock") = Some(commit_hash);
         self.blocks_applied.fetch_add(1, Ordering::Relaxed);
@@ -183,6 +285,84 @@ pub fn replica_updates(block: &Block) -> Result<UpdateBatch, ReplicaError> {
         });
     }
     Ok(updates_from_block(block)?)
+}
+
+/// Refuses a private value that is not one of `updates`' hashed writes.
+fn check_against_block(
+    updates: &UpdateBatch,
+    private: &[PrivateWrite],
+) -> Result<(), ReplicaError> {
+    for w in private {
+        let key_hash = sha256(w.key.as_bytes());
+        let value_hash = w.value.as_deref().map(sha256);
+        let matches = updates.hashed_writes.iter().any(|h| {
+            h.namespace == w.namespace
+                && h.collection == w.collection
+                && h.key_hash == key_hash
+                && h.value_hash == value_hash
+                && h.version == w.version
+        });
+        if !matches {
+            return Err(ReplicaError::UncheckedPrivate {
+                block: updates.block,
+                namespace: w.namespace.clone(),
+                collection: w.collection.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The store writes for `needs` (of block `block` on `channel`) from the values
+/// `data` offers: for each need, the offered collection data checked with
+/// [`match_private`] against the block's hashes. A need not offered, or offered
+/// with values that do not match, is logged at warn (tx id, namespace,
+/// collection, never values) and left out: the block is applied without it.
+pub fn checked_private_writes(
+    channel: &str,
+    block: u64,
+    needs: &[PrivateNeed],
+    data: &PrivateData,
+) -> CheckedPrivate {
+    let mut out = CheckedPrivate::default();
+    for need in needs {
+        let Some(offered) = offered_for(data, need) else {
+            tracing::warn!(
+                %channel,
+                block,
+                tx_id = %need.tx_id,
+                namespace = %need.namespace,
+                collection = %need.collection,
+                keys = need.writes.len(),
+                "the committer did not offer the private values of a collection this organisation is a member of; the replica goes on without them"
+            );
+            out.missing += 1;
+            continue;
+        };
+        match match_private(need, offered) {
+            Ok(matched) => out.writes.extend(matched.into_iter().map(|m| PrivateWrite {
+                namespace: need.namespace.clone(),
+                collection: need.collection.clone(),
+                key: m.key,
+                value: m.value,
+                version: m.write.version,
+                block_to_live: need.block_to_live,
+            })),
+            Err(e) => {
+                tracing::warn!(
+                    %channel,
+                    block,
+                    tx_id = %need.tx_id,
+                    namespace = %need.namespace,
+                    collection = %need.collection,
+                    reason = %e,
+                    "the private values offered by the committer do not match the block's hashes; not stored"
+                );
+                out.mismatched += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The chaincode runtime's view of state: one storage [`StateView`] (a snapshot

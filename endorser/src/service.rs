@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `POST /v1/channels/{channel}/endorse` | `peer/Propose` (Writers) | a [`SignedProposal`]; 200 with a [`ProposalResponse`] (endorsed, or the chaincode's error unsigned), 4xx/5xx with a reason |
 //! | `POST /v1/channels/{channel}/evaluate` | `peer/Evaluate` (Readers) | the same, run read-only: the response, never a payload or endorsement |
+//! | `POST /v1/channels/{channel}/private` | peers of the channel's organisations (member committers) | a [`SignedQuery`] of `private_writes { tx_ids }` (at most 1000); 200 with [`PrivateData`]: the private writes this endorser kept for those transactions, in the collections the requester's organisation is a member of (see [`crate::private`]) |
 //! | `GET /v1/channels/{channel}/status` | anyone | replica height, commit hash, feed connected |
 //! | `GET /healthz`, `GET /metrics` | operators | liveness and Prometheus metrics |
 //!
@@ -12,6 +13,8 @@
 //!
 //! [`SignedProposal`]: cellchain_core::protocol::SignedProposal
 //! [`ProposalResponse`]: cellchain_core::protocol::ProposalResponse
+//! [`SignedQuery`]: cellchain_core::protocol::SignedQuery
+//! [`PrivateData`]: cellchain_core::protocol::PrivateData
 
 use std::sync::Arc;
 
@@ -35,6 +38,7 @@ pub fn router(endorser: Arc<Endorser>) -> Router {
     Router::new()
         .route("/v1/channels/{channel}/endorse", post(endorse))
         .route("/v1/channels/{channel}/evaluate", post(evaluate))
+        .route("/v1/channels/{channel}/private", post(private_writes))
         .route("/v1/channels/{channel}/status", get(channel_status))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -80,6 +84,25 @@ async fn answer(endorser: Arc<Endorser>, channel: String, body: Bytes, mode: Mod
         Err(e) => {
             tracing::error!(error = %e, "the endorsement task failed");
             error(500, "internal", "the endorsement task failed", true)
+        }
+    }
+}
+
+/// Serves kept private writes to a member committer (signature checks on the
+/// blocking pool, like proposals).
+async fn private_writes(
+    State(endorser): State<Arc<Endorser>>,
+    Path(channel): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result =
+        tokio::task::spawn_blocking(move || endorser.handle_private(&channel, &body, now())).await;
+    match result {
+        Ok(Ok(data)) => Json(data).into_response(),
+        Ok(Err(e)) => error(e.status(), e.kind(), e.to_string(), false),
+        Err(e) => {
+            tracing::error!(error = %e, "the private writes task failed");
+            error(500, "internal", "the private writes task failed", true)
         }
     }
 }

@@ -182,9 +182,7 @@ fn check_endorser_tx(
                 return Ok(Err(Code::IllegalWriteset));
             };
             // A member-only-write collection is written by its members' clients only.
-            if config.member_only_write
-                && !config.member_orgs.iter().any(|m| *m == header.creator.msp_id)
-            {
+            if config.member_only_write && !config.member_orgs.contains(&header.creator.msp_id) {
                 return Ok(Err(Code::IllegalWriteset));
             }
             let mut keys = HashSet::new();

@@ -95,7 +95,9 @@ pub use chaincode::{
     parse_definitions, ChaincodeDefinition, CollectionConfig, DefinitionSet, EndorsementPolicy,
 };
 pub use commit::{commit_hash, COMMIT_HASH_TAG};
-pub use private::{match_private, offered_for, private_needs, MatchedPrivate, PrivateMismatch, PrivateNeed};
+pub use private::{
+    match_private, offered_for, private_needs, MatchedPrivate, PrivateMismatch, PrivateNeed,
+};
 pub use replay::{updates_from_block, ReplayError};
 pub use validator::{validate_block, Validator};
 

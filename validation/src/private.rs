@@ -203,7 +203,9 @@ pub fn offered_for<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ChaincodeDefinition, CollectionConfig, DefinitionSet, EndorsementPolicy, TxOutcome};
+    use crate::{
+        ChaincodeDefinition, CollectionConfig, DefinitionSet, EndorsementPolicy, TxOutcome,
+    };
     use cellchain_core::protocol::{PrivateKv, TxPrivateData, TxValidationCode, Version};
     use cellchain_core::Bytes;
 
@@ -305,7 +307,11 @@ mod tests {
             PrivateMismatch::UnexpectedKey { .. }
         ));
         assert!(matches!(
-            err(vec![kv("a", Some("va")), kv("a", Some("va")), kv("b", None)]),
+            err(vec![
+                kv("a", Some("va")),
+                kv("a", Some("va")),
+                kv("b", None)
+            ]),
             PrivateMismatch::DuplicateKey { .. }
         ));
         // A delete offered with a value is a mismatch too.

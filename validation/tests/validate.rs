@@ -1180,7 +1180,12 @@ fn private_write_by_a_non_member_client_to_a_member_only_collection_is_illegal_w
     };
     defs.0.get_mut(CC).unwrap().collections = vec![coll(true)];
     let state = MemState::at(3);
-    let out = net.validate_with(&state, &defs, vec![member.envelope(), outsider.envelope()], 1);
+    let out = net.validate_with(
+        &state,
+        &defs,
+        vec![member.envelope(), outsider.envelope()],
+        1,
+    );
     assert_eq!(out.codes, [Code::Valid, Code::IllegalWriteset]);
     // Without member-only-write, a non-member's client may write it.
     defs.0.get_mut(CC).unwrap().collections = vec![coll(false)];

@@ -5,6 +5,12 @@
 //! request parses, names the channel and is signed by a member of the channel
 //! (no ACL: that is the committer's business). `drop_streams` ends every open
 //! stream, as a committer restart would.
+//!
+//! It also answers `POST /v1/channels/{channel}/query` with a `SignedQuery` of
+//! `block_private_data { block }` (other queries: 400), from the
+//! [`PrivateData`] the test set with `set_private` (none set: an empty
+//! answer, as for purged or missing values); `fail_queries(n)` makes the next
+//! `n` queries answer 503.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,7 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use cellchain_core::identity::MspSet;
-use cellchain_core::protocol::{Block, SignedDeliverRequest};
+use cellchain_core::protocol::{Block, PrivateData, Query, SignedDeliverRequest, SignedQuery};
+use std::collections::HashMap;
 use tokio::sync::watch;
 
 struct Shared {
@@ -31,6 +38,11 @@ struct Shared {
     requests: AtomicU64,
     /// The `start` of every request received.
     starts: Mutex<Vec<u64>>,
+    private: Mutex<HashMap<u64, PrivateData>>,
+    /// The block of every private data query received.
+    queries: Mutex<Vec<u64>>,
+    /// Queries still to fail with 503.
+    fail_queries: AtomicU64,
 }
 
 pub struct FakeCommitter {
@@ -51,9 +63,13 @@ impl FakeCommitter {
             generation: watch::Sender::new(0),
             requests: AtomicU64::new(0),
             starts: Mutex::new(Vec::new()),
+            private: Mutex::new(HashMap::new()),
+            queries: Mutex::new(Vec::new()),
+            fail_queries: AtomicU64::new(0),
         });
         let app = Router::new()
             .route("/v1/channels/{channel}/blocks", post(blocks))
+            .route("/v1/channels/{channel}/query", post(query))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -90,6 +106,21 @@ impl FakeCommitter {
 
     pub fn starts(&self) -> Vec<u64> {
         self.shared.starts.lock().unwrap().clone()
+    }
+
+    /// What `block_private_data` answers for `block`.
+    pub fn set_private(&self, block: u64, data: PrivateData) {
+        self.shared.private.lock().unwrap().insert(block, data);
+    }
+
+    /// The next `n` queries fail with 503.
+    pub fn fail_queries(&self, n: u64) {
+        self.shared.fail_queries.store(n, Ordering::SeqCst);
+    }
+
+    /// The block of every private data query received, in order.
+    pub fn queries(&self) -> Vec<u64> {
+        self.shared.queries.lock().unwrap().clone()
     }
 
     pub fn stop(self) {
@@ -140,6 +171,55 @@ async fn blocks(
         .header("content-type", "application/x-ndjson")
         .body(Body::from_stream(stream))
         .unwrap()
+}
+
+async fn query(
+    State(shared): State<Arc<Shared>>,
+    Path(channel): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Ok(signed) = serde_json::from_slice::<SignedQuery>(&body) else {
+        return (StatusCode::BAD_REQUEST, "not a signed query").into_response();
+    };
+    let Ok(request) = signed.parse() else {
+        return (StatusCode::BAD_REQUEST, "malformed request").into_response();
+    };
+    if channel != shared.channel || request.channel_id != channel {
+        return (StatusCode::NOT_FOUND, "unknown channel").into_response();
+    }
+    let now = cellchain_endorser::endorse::now().seconds;
+    let Ok(creator) = shared.msps.validate(&request.creator, now) else {
+        return (StatusCode::FORBIDDEN, "not a member").into_response();
+    };
+    if cellchain_core::crypto::default_provider()
+        .verify(
+            &creator.public_key,
+            &signed.signed_message(),
+            &signed.signature,
+        )
+        .is_err()
+    {
+        return (StatusCode::FORBIDDEN, "bad signature").into_response();
+    }
+    let Query::BlockPrivateData { block } = request.query else {
+        return (StatusCode::BAD_REQUEST, "unsupported query").into_response();
+    };
+    shared.queries.lock().unwrap().push(block);
+    let failing = shared
+        .fail_queries
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if failing {
+        return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+    }
+    let data = shared
+        .private
+        .lock()
+        .unwrap()
+        .get(&block)
+        .cloned()
+        .unwrap_or_default();
+    axum::Json(data).into_response()
 }
 
 struct StreamState {

@@ -22,9 +22,9 @@ use cellchain_core::config::{
 };
 use cellchain_core::crypto::{default_provider, random_nonce};
 use cellchain_core::protocol::{
-    encode, Block, ChaincodeRef, ChaincodeResponse, EndorserTransaction, Envelope, Header, KvWrite,
-    NsRwSet, Payload, PayloadData, Proposal, ProposalResponse, ProposalResponsePayload,
-    SignedProposal, Timestamp, TxRwSet, TxValidationCode,
+    decode, encode, Block, ChaincodeRef, ChaincodeResponse, EndorserTransaction, Envelope, Header,
+    KvWrite, NsRwSet, Payload, PayloadData, Proposal, ProposalResponse, ProposalResponsePayload,
+    Query, QueryRequest, SignedProposal, SignedQuery, Timestamp, TxId, TxRwSet, TxValidationCode,
 };
 use cellchain_core::testing::{TestCa, TestMember};
 use cellchain_endorser::endorse::{now, ChannelSetup, Endorser, EndorserSetup};
@@ -47,6 +47,8 @@ channels:
       endorsement_policy: { signature: "OR('Org1MSP.peer', 'Org2MSP.peer')" }
       collections:
         - { name: secret, member_orgs: [Org1MSP] }
+        - { name: shared, member_orgs: [Org1MSP, Org2MSP], block_to_live: 5 }
+        - { name: open, member_orgs: [Org2MSP], member_only_read: false, member_only_write: false }
     - name: hostile
       version: "1.0"
       sequence: 1
@@ -313,6 +315,29 @@ impl Net {
         self.envelope_with_header(header, ns, writes)
     }
 
+    /// The envelope a client would submit for an endorsed proposal: the
+    /// proposal bytes, the response payload and its endorsement, signed by `who`.
+    pub fn envelope_of(
+        &self,
+        signed: &SignedProposal,
+        response: &ProposalResponse,
+        who: &TestMember,
+    ) -> Envelope {
+        let proposal: Proposal = decode("proposal", &signed.proposal).unwrap();
+        Envelope::sign(
+            &Payload {
+                header: proposal.header,
+                data: PayloadData::Endorser(EndorserTransaction {
+                    proposal: signed.proposal.clone(),
+                    response_payload: response.payload.clone().expect("an endorsed response"),
+                    endorsements: vec![response.endorsement.clone().expect("an endorsement")],
+                }),
+            },
+            who.signer.as_ref(),
+        )
+        .unwrap()
+    }
+
     pub fn envelope_with_header(
         &self,
         header: Header,
@@ -398,6 +423,42 @@ pub fn sign_with_transient(
     who: &TestMember,
 ) -> SignedProposal {
     SignedProposal::sign(p, transient, who.signer.as_ref()).unwrap()
+}
+
+/// A query by `who` on `channel` at `timestamp`, signed with `who`'s key.
+pub fn signed_query(
+    who: &TestMember,
+    channel: &str,
+    timestamp: Timestamp,
+    query: Query,
+) -> SignedQuery {
+    let request = QueryRequest {
+        channel_id: channel.into(),
+        creator: who.id.clone(),
+        timestamp,
+        query,
+    };
+    SignedQuery::sign(&request, who.signer.as_ref()).unwrap()
+}
+
+/// A request for the private writes of `tx_ids` by `who`, now.
+pub fn private_query(who: &TestMember, tx_ids: Vec<TxId>) -> SignedQuery {
+    signed_query(who, CHANNEL, now(), Query::PrivateWrites { tx_ids })
+}
+
+/// POSTs `query` to `/v1/channels/{channel}/private`.
+pub async fn post_private(
+    endorser: &Arc<Endorser>,
+    channel: &str,
+    query: &SignedQuery,
+) -> (u16, Value) {
+    call(
+        endorser,
+        "POST",
+        &format!("/v1/channels/{channel}/private"),
+        serde_json::to_vec(query).unwrap(),
+    )
+    .await
 }
 
 /// Sends one request through the router, without a socket.
