@@ -18,6 +18,7 @@ use crate::channel::{ChannelShared, Status};
 use crate::config::CommitterConfig;
 use crate::ledger::Ledger;
 use crate::pipeline::BlockTrust;
+use crate::private::PrivateFetcher;
 use crate::puller::{now_unix, Puller};
 use crate::service::{self, App};
 
@@ -102,10 +103,18 @@ pub async fn run(
             .unwrap_or(0);
         let trust = BlockTrust::new(&channel_config, msps.clone(), genesis_time)
             .map_err(|e| anyhow!("channel {channel}: {e}"))?;
-        let defs = definitions.remove(&channel).unwrap_or_else(|| {
+        let defs = Arc::new(definitions.remove(&channel).unwrap_or_else(|| {
             tracing::warn!(%channel, "no chaincode definitions for this channel: every transaction will be INVALID_CHAINCODE");
             DefinitionSet::default()
+        }));
+        let member_of_collections = defs.0.values().any(|d| {
+            d.collections
+                .iter()
+                .any(|c| c.member_orgs.contains(&config.msp_id))
         });
+        if member_of_collections && config.private_data_sources.is_empty() {
+            tracing::warn!(%channel, msp_id = %config.msp_id, "this organisation is a member of private data collections but no private_data_sources are configured: only the hashes of private writes will be kept");
+        }
         let data_dir = config.data_dir.clone();
         let g = genesis.clone();
         let (ledger, recovery) = tokio::task::spawn_blocking(move || Ledger::open(&data_dir, &g))
@@ -139,6 +148,7 @@ pub async fn run(
             msps,
             blocks: ledger.blocks(),
             state: ledger.reader(),
+            definitions: defs.clone(),
             height,
             status: Status {
                 commit_hash: Mutex::new(Some(recovery.commit_hash)),
@@ -153,13 +163,21 @@ pub async fn run(
             ledger: Arc::new(Mutex::new(ledger)),
             trust: Arc::new(trust),
             validator: Arc::new(validator),
-            definitions: Arc::new(defs),
+            definitions: defs,
             provider,
             workers: config.workers(),
             endpoints,
             identity: identity.clone(),
             signer: signer.clone(),
             stall_timeout: config.stall_timeout(),
+            private: Arc::new(PrivateFetcher::new(
+                channel.clone(),
+                config.msp_id.clone(),
+                config.private_data_sources.clone(),
+                config.private_data_timeout(),
+                identity.clone(),
+                signer.clone(),
+            )),
             node: config.name.clone(),
             shutdown: stop_rx.clone(),
         });

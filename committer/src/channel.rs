@@ -1,6 +1,6 @@
 //! What one channel shares between its puller (the single writer) and the HTTP
-//! handlers: the block files, a state reader, the published height and the
-//! status and counters behind `/status` and `/metrics`.
+//! handlers: the block files, a state reader, the chaincode definitions, the
+//! published height and the status and counters behind `/status` and `/metrics`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,9 +12,11 @@ use cellchain_core::identity::{Identity, MspSet, SerializedIdentity};
 use cellchain_core::protocol::TxValidationCode;
 use cellchain_core::Hash32;
 use cellchain_storage::{FileBlockStore, StateReader};
+use cellchain_validation::DefinitionSet;
 use tokio::sync::watch;
 
 use crate::ledger::Committed;
+use crate::private::Fetched;
 
 /// Counters and the latest facts about a channel.
 #[derive(Debug, Default)]
@@ -30,6 +32,14 @@ pub struct Status {
     pub tx_codes: Mutex<BTreeMap<TxValidationCode, u64>>,
     pub validation_us: AtomicU64,
     pub commit_us: AtomicU64,
+    /// Private writes (values and deletes) fetched, checked against the block's
+    /// hashes and stored.
+    pub private_stored: AtomicU64,
+    /// Private data needs (transaction, namespace, collection) committed
+    /// without their values.
+    pub private_missing: AtomicU64,
+    /// Private data offered by a source that did not match the block's hashes.
+    pub private_mismatches: AtomicU64,
 }
 
 /// One channel as the service sees it.
@@ -39,6 +49,9 @@ pub struct ChannelShared {
     pub msps: MspSet,
     pub blocks: Arc<RwLock<FileBlockStore>>,
     pub state: StateReader,
+    /// The chaincode definitions in force (validation uses the same): collection
+    /// membership for private data queries.
+    pub definitions: Arc<DefinitionSet>,
     /// Blocks committed (block files and state): the feed serves below it.
     pub height: watch::Sender<u64>,
     pub status: Status,
@@ -65,6 +78,17 @@ impl ChannelShared {
             }
         }
         self.height.send_replace(c.number + 1);
+    }
+
+    /// Records what fetching private data for a committed block found.
+    pub fn private_fetched(&self, f: &Fetched) {
+        let s = &self.status;
+        s.private_stored
+            .fetch_add(f.writes.len() as u64, Ordering::Relaxed);
+        s.private_missing
+            .fetch_add(f.missing as u64, Ordering::Relaxed);
+        s.private_mismatches
+            .fetch_add(f.mismatches, Ordering::Relaxed);
     }
 
     pub fn set_error(&self, reason: impl Into<String>) {

@@ -19,6 +19,13 @@
 //! validation_workers: 4            # optional: default, the available cores
 //! stall_timeout: 10s               # optional: how long a silent deliver stream may
 //!                                  # lag behind another orderer before failing over
+//! private_data_sources:            # optional: endorsers (host:port) to fetch the
+//!   - 127.0.0.1:7061               # private values of our collections from at
+//!   - 127.0.0.1:8061               # commit, in order of preference: our own
+//!                                  # organisation's first, then other members'
+//! private_data_timeout: 5s         # optional: how long to keep trying for missing
+//!                                  # private values before committing the block
+//!                                  # without them (default 5s)
 //! ```
 //!
 //! Relative paths are resolved against the file's directory.
@@ -63,6 +70,16 @@ pub struct CommitterConfig {
     /// orderer has more blocks is considered stalled.
     #[serde(default = "default_stall_timeout")]
     pub stall_timeout: Millis,
+    /// Endorser endpoints (`host:port`) that private values are fetched from at
+    /// commit, in order of preference (this organisation's endorsers first, then
+    /// other member organisations'); empty: values are never fetched and member
+    /// collections keep only the hashes the blocks carry.
+    #[serde(default)]
+    pub private_data_sources: Vec<String>,
+    /// How long to keep asking the sources for missing private values of a block
+    /// before committing it without them.
+    #[serde(default = "default_private_data_timeout")]
+    pub private_data_timeout: Millis,
 }
 
 fn default_clock_skew() -> Millis {
@@ -71,6 +88,16 @@ fn default_clock_skew() -> Millis {
 
 fn default_stall_timeout() -> Millis {
     Millis(10_000)
+}
+
+fn default_private_data_timeout() -> Millis {
+    Millis(5_000)
+}
+
+fn is_host_port(endpoint: &str) -> bool {
+    endpoint
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
 }
 
 impl CommitterConfig {
@@ -82,11 +109,15 @@ impl CommitterConfig {
                 "genesis_blocks is empty: list the genesis block of each channel to commit",
             ));
         }
-        if let Some(bad) = config.orderers.iter().find(|o| {
-            o.rsplit_once(':')
-                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-        }) {
+        if let Some(bad) = config.orderers.iter().find(|o| !is_host_port(o)) {
             return Err(file.invalid(format!("orderer endpoint {bad:?} is not host:port")));
+        }
+        if let Some(bad) = config
+            .private_data_sources
+            .iter()
+            .find(|o| !is_host_port(o))
+        {
+            return Err(file.invalid(format!("private data source {bad:?} is not host:port")));
         }
         let resolve = |p: &mut PathBuf| file.resolve(p);
         resolve(&mut config.data_dir);
@@ -103,6 +134,10 @@ impl CommitterConfig {
 
     pub fn stall_timeout(&self) -> Duration {
         Duration::from_millis(self.stall_timeout.0)
+    }
+
+    pub fn private_data_timeout(&self) -> Duration {
+        Duration::from_millis(self.private_data_timeout.0)
     }
 
     /// Validation threads: the configured number, or the available cores.
@@ -141,18 +176,26 @@ mod tests {
         assert_eq!(c.stall_timeout(), Duration::from_secs(10));
         assert!(c.orderers.is_empty());
         assert!(c.workers() >= 1);
+        assert!(c.private_data_sources.is_empty());
+        assert_eq!(c.private_data_timeout(), Duration::from_secs(5));
     }
 
     #[test]
     fn optional_fields_parse() {
         let (_d, path) = write(&format!(
-            "{GOOD}orderers: [127.0.0.1:7050, 'orderer1.example:7050']\nclock_skew: 30s\nvalidation_workers: 3\nstall_timeout: 2s\n"
+            "{GOOD}orderers: [127.0.0.1:7050, 'orderer1.example:7050']\nclock_skew: 30s\nvalidation_workers: 3\nstall_timeout: 2s\n\
+             private_data_sources: [127.0.0.1:7061, 'peer0.org2.example:8061']\nprivate_data_timeout: 1500ms\n"
         ));
         let c = CommitterConfig::load(&path).unwrap();
         assert_eq!(c.orderers.len(), 2);
         assert_eq!(c.clock_skew(), Duration::from_secs(30));
         assert_eq!(c.workers(), 3);
         assert_eq!(c.stall_timeout(), Duration::from_secs(2));
+        assert_eq!(
+            c.private_data_sources,
+            ["127.0.0.1:7061", "peer0.org2.example:8061"]
+        );
+        assert_eq!(c.private_data_timeout(), Duration::from_millis(1500));
     }
 
     #[test]
@@ -166,6 +209,9 @@ mod tests {
         let (_d, path) = write(&format!("{GOOD}orderers: [localhost]\n"));
         let e = CommitterConfig::load(&path).unwrap_err().to_string();
         assert!(e.contains("not host:port"), "{e}");
+        let (_d, path) = write(&format!("{GOOD}private_data_sources: ['peer0:']\n"));
+        let e = CommitterConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("private data source"), "{e}");
         let (_d, path) = write(&GOOD.replace("definitions: defs.yaml\n", ""));
         let e = CommitterConfig::load(&path).unwrap_err().to_string();
         assert!(e.contains("definitions"), "{e}");

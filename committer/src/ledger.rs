@@ -22,8 +22,19 @@
 //!      each recomputed commit hash must equal the one stored in the block;
 //!    - **equal**: the state's commit hash must equal the last block's.
 //!
-//! Private data is not disseminated yet: every block is applied with an empty
-//! private slice (members keep only the hashes the block carries).
+//! # Private values
+//!
+//! A commit is two steps so that the private values of the block can be fetched
+//! in between, off the ledger's thread ([`crate::private`]): [`Ledger::prepare`]
+//! checks and validates the block and computes its commit hash (nothing is
+//! written), [`Ledger::finish`] stores it. The private values (of collections this
+//! organisation is a member of, checked against the block's hashes) are **staged**
+//! in the state store first (durably, keyed by the block number), then the block
+//! is appended, then the state is applied with them (which drops the staged
+//! entry). Replay on open applies each replayed block with the values staged for
+//! it, so values fetched before a crash between append and apply are not lost.
+//! Values that could not be fetched in time are not stored: the member keeps only
+//! the hashes the block carries for them (as every non-member does).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -33,7 +44,8 @@ use cellchain_core::crypto::CryptoProvider;
 use cellchain_core::protocol::{Block, TxValidationCode};
 use cellchain_core::Hash32;
 use cellchain_storage::{
-    BlockStore, FileBlockStore, StateReader, StateStore, StateStoreError, StoreError, StoreOptions,
+    check_next, BlockStore, FileBlockStore, PrivateWrite, StateReader, StateStore, StateStoreError,
+    StoreError, StoreOptions,
 };
 use cellchain_validation::{
     commit_hash, updates_from_block, DefinitionSet, ReplayError, UpdateBatch, ValidationError,
@@ -116,7 +128,31 @@ pub struct Committed {
     pub commit_time: Duration,
 }
 
-/// Why [`Ledger::commit`] did not commit a block.
+/// A block checked and validated against the state, with its codes and commit
+/// hash written into its metadata, ready for [`Ledger::finish`]. Nothing of it is
+/// stored yet.
+pub struct Prepared {
+    block: Block,
+    pub number: u64,
+    pub codes: Vec<TxValidationCode>,
+    /// The state updates of the block: what [`crate::private`] derives the
+    /// private values this organisation needs from.
+    pub updates: UpdateBatch,
+    pub commit_hash: Hash32,
+    pub validation_time: Duration,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("number", &self.number)
+            .field("txs", &self.codes.len())
+            .field("commit_hash", &self.commit_hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why [`Ledger::prepare`] or [`Ledger::finish`] did not commit a block.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// The block is not acceptable from an orderer; the ledger is unchanged.
@@ -202,7 +238,9 @@ impl Ledger {
             };
             let previous = state.savepoint().1.unwrap_or(Hash32::ZERO);
             let hash = check_stored_hash(&channel, &block, &previous, &updates)?;
-            state.apply(&updates, hash, &[]).map_err(state_err)?;
+            // Private values fetched for this block before a crash.
+            let private = state.staged_private(number).map_err(state_err)?;
+            state.apply(&updates, hash, &private).map_err(state_err)?;
             replayed += 1;
         }
         if replayed > 0 {
@@ -266,11 +304,11 @@ impl Ledger {
     }
 
     /// Checks `block` (chain and consenter signature, see [`BlockTrust`]),
-    /// validates it, stores it with its codes and commit hash (block files first,
-    /// then state) and returns what was committed.
+    /// validates it against the committed state and computes its commit hash.
+    /// Nothing is written: [`finish`](Ledger::finish) stores it.
     #[allow(clippy::too_many_arguments)]
-    pub fn commit(
-        &mut self,
+    pub fn prepare(
+        &self,
         mut block: Block,
         trust: &BlockTrust,
         validator: &Validator,
@@ -278,7 +316,7 @@ impl Ledger {
         provider: &dyn CryptoProvider,
         workers: usize,
         now_unix: i64,
-    ) -> Result<Committed, CommitError> {
+    ) -> Result<Prepared, CommitError> {
         let (height, previous) = self.state.savepoint();
         let last_hash = self.blocks.read().expect("block store lock").last_hash();
         trust.check_block(height, last_hash, &block, provider, now_unix)?;
@@ -302,9 +340,47 @@ impl Ledger {
         );
         block.metadata.validation_codes = validated.codes.clone();
         block.metadata.commit_hash = Some(hash);
-        let validation_time = started.elapsed();
+        Ok(Prepared {
+            block,
+            number,
+            codes: validated.codes,
+            updates: validated.updates,
+            commit_hash: hash,
+            validation_time: started.elapsed(),
+        })
+    }
 
+    /// Stores a prepared block with the private values obtained for it (checked
+    /// against its hashes; see the module docs): values staged first, block files
+    /// second (fsynced), state third. Refused, with nothing written, when the
+    /// ledger has moved since [`prepare`](Ledger::prepare).
+    pub fn finish(
+        &mut self,
+        prepared: Prepared,
+        private: &[PrivateWrite],
+    ) -> Result<Committed, CommitError> {
+        let Prepared {
+            block,
+            number,
+            codes,
+            updates,
+            commit_hash: hash,
+            validation_time,
+        } = prepared;
+        let state_err = |source| LedgerError::State {
+            channel: self.channel.clone(),
+            source,
+        };
         let started = Instant::now();
+        {
+            let last_hash = self.blocks.read().expect("block store lock").last_hash();
+            check_next(self.height(), last_hash, &block).map_err(BlockRefused::Chain)?;
+        }
+        if !private.is_empty() {
+            self.state
+                .stage_private(number, private)
+                .map_err(state_err)?;
+        }
         self.blocks
             .write()
             .expect("block store lock")
@@ -314,18 +390,32 @@ impl Ledger {
                 source,
             })?;
         self.state
-            .apply(&validated.updates, hash, &[])
-            .map_err(|source| LedgerError::State {
-                channel: self.channel.clone(),
-                source,
-            })?;
+            .apply(&updates, hash, private)
+            .map_err(state_err)?;
         Ok(Committed {
             number,
-            codes: validated.codes,
+            codes,
             commit_hash: hash,
             validation_time,
             commit_time: started.elapsed(),
         })
+    }
+
+    /// [`prepare`](Ledger::prepare) then [`finish`](Ledger::finish) without
+    /// private values.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit(
+        &mut self,
+        block: Block,
+        trust: &BlockTrust,
+        validator: &Validator,
+        defs: &DefinitionSet,
+        provider: &dyn CryptoProvider,
+        workers: usize,
+        now_unix: i64,
+    ) -> Result<Committed, CommitError> {
+        let prepared = self.prepare(block, trust, validator, defs, provider, workers, now_unix)?;
+        self.finish(prepared, &[])
     }
 }
 
@@ -372,8 +462,12 @@ fn channel_of(genesis: &Block) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{block_after, fixture, now, Fixture};
+    use crate::fixtures::{
+        block_after, block_with, definitions, fixture, now, private_tx, Fixture,
+    };
+    use cellchain_core::bytes::sha256;
     use cellchain_core::crypto::default_provider;
+    use cellchain_core::protocol::Version;
 
     fn copy_dir(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
@@ -521,5 +615,122 @@ mod tests {
                 other.map(|(_, r)| r)
             ),
         }
+    }
+
+    /// Prepares block 1 writing `secret/k` (and Org2's `theirs/t`); returns the
+    /// prepared block and the private write of `secret/k` a fetch would find.
+    fn prepare_private(f: &Fixture, ledger: &Ledger, value: &[u8]) -> (Prepared, PrivateWrite) {
+        let trust = BlockTrust::new(&f.config, f.config.msp_set().unwrap(), now()).unwrap();
+        let validator = Validator::new(f.config.clone()).unwrap();
+        let (envelope, _) = private_tx(
+            f,
+            &[
+                ("secret", "k", Some(value)),
+                ("theirs", "t", Some(b"theirs")),
+            ],
+        );
+        let block = block_with(f, &f.genesis, vec![envelope]);
+        let prepared = ledger
+            .prepare(
+                block,
+                &trust,
+                &validator,
+                &definitions(),
+                default_provider(),
+                1,
+                now(),
+            )
+            .unwrap();
+        assert_eq!(prepared.codes, vec![TxValidationCode::Valid]);
+        assert_eq!(prepared.updates.hashed_writes.len(), 2);
+        // Nothing is written by prepare.
+        assert_eq!(ledger.height(), 1);
+        assert_eq!(ledger.blocks().read().unwrap().height(), 1);
+        let write = PrivateWrite {
+            namespace: "cc".into(),
+            collection: "secret".into(),
+            key: "k".into(),
+            value: Some(value.to_vec()),
+            version: Version { block: 1, tx: 0 },
+            block_to_live: 0,
+        };
+        (prepared, write)
+    }
+
+    #[test]
+    fn a_block_finished_with_private_values_stores_them_beside_its_hashes() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ledger, _) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        let (prepared, write) = prepare_private(&f, &ledger, b"secret value");
+        let hash = prepared.commit_hash;
+        let c = ledger.finish(prepared, &[write]).unwrap();
+        assert_eq!((c.number, c.commit_hash), (1, hash));
+        assert_eq!(ledger.height(), 2);
+        let reader = ledger.reader();
+        assert_eq!(
+            reader.get_private("cc", "secret", "k").unwrap(),
+            Some((b"secret value".to_vec(), Version { block: 1, tx: 0 }))
+        );
+        assert!(reader.staged_private(1).unwrap().is_empty());
+        // Org2's collection: the hash only.
+        assert!(reader.get_private("cc", "theirs", "t").unwrap().is_none());
+        assert!(reader
+            .get_private_hash("cc", "theirs", &sha256(b"t"))
+            .unwrap()
+            .is_some());
+        // The stored block carries its codes and commit hash; a reopen agrees.
+        let stored = ledger.blocks().read().unwrap().get(1).unwrap().unwrap();
+        assert_eq!(stored.metadata.commit_hash, Some(hash));
+        drop((ledger, reader));
+        let (ledger, recovery) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        assert_eq!((recovery.height, recovery.replayed), (2, 0));
+        assert!(ledger
+            .reader()
+            .get_private("cc", "secret", "k")
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn a_prepared_block_is_refused_when_the_ledger_moved_meanwhile() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ledger, _) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        let (prepared, write) = prepare_private(&f, &ledger, b"v");
+        commit_blocks(&f, &mut ledger, 1);
+        assert!(matches!(
+            ledger.finish(prepared, &[write]),
+            Err(CommitError::Refused(BlockRefused::Chain(_)))
+        ));
+        assert_eq!(ledger.height(), 2);
+        assert!(ledger.reader().staged_private(2).unwrap().is_empty());
+    }
+
+    #[test]
+    fn private_values_staged_before_a_crash_between_append_and_apply_are_replayed() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ledger, _) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        let (prepared, write) = prepare_private(&f, &ledger, b"survives");
+        let hash = prepared.commit_hash;
+        // finish up to the crash: values staged, block appended, state not applied.
+        ledger.state.stage_private(1, &[write]).unwrap();
+        ledger
+            .blocks
+            .write()
+            .unwrap()
+            .append(&prepared.block)
+            .unwrap();
+        drop(ledger);
+        let (ledger, recovery) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        assert_eq!((recovery.height, recovery.replayed), (2, 1));
+        assert_eq!(ledger.commit_hash(), hash);
+        let reader = ledger.reader();
+        assert_eq!(
+            reader.get_private("cc", "secret", "k").unwrap(),
+            Some((b"survives".to_vec(), Version { block: 1, tx: 0 }))
+        );
+        assert!(reader.staged_private(1).unwrap().is_empty());
     }
 }

@@ -55,6 +55,24 @@ pub fn render(app: &App) -> String {
         "counter",
         &|c| format!("{:.6}", l(&c.status.commit_us) as f64 / 1e6),
     );
+    metric(
+        "cellchain_committer_private_values_stored_total",
+        "Private writes (values and deletes) fetched at commit, matched against the block's hashes and stored.",
+        "counter",
+        &|c| l(&c.status.private_stored).to_string(),
+    );
+    metric(
+        "cellchain_committer_private_data_missing_total",
+        "Private data needs (transaction, namespace, collection) committed without their values after private_data_timeout.",
+        "counter",
+        &|c| l(&c.status.private_missing).to_string(),
+    );
+    metric(
+        "cellchain_committer_private_data_mismatches_total",
+        "Private data offered by a source that did not match the block's hashes (not stored).",
+        "counter",
+        &|c| l(&c.status.private_mismatches).to_string(),
+    );
     let name = "cellchain_committer_transactions_total";
     let _ = writeln!(
         out,

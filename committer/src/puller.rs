@@ -10,6 +10,12 @@
 //! orderer reports more blocks than we have. Each failover is logged with the
 //! endpoint and the reason and counted; after a round without progress it backs
 //! off (200 ms doubling to 5 s).
+//!
+//! Each block is committed in three steps: [`Ledger::prepare`] (checks and
+//! validation, on a blocking thread), [`PrivateFetcher::fetch`] (the private
+//! values of this organisation's collections, from the endorsers; see
+//! [`crate::private`]) and [`Ledger::finish`] (values staged, block appended,
+//! state applied, on a blocking thread).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -24,8 +30,9 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::channel::ChannelShared;
-use crate::ledger::{CommitError, Ledger, LedgerError};
+use crate::ledger::{CommitError, Committed, Ledger, LedgerError};
 use crate::pipeline::{describe_invalid, summarise, BlockTrust};
+use crate::private::{Fetched, PrivateFetcher};
 
 /// Everything one channel's puller needs.
 pub struct Puller {
@@ -41,6 +48,8 @@ pub struct Puller {
     pub identity: SerializedIdentity,
     pub signer: Arc<dyn Signer>,
     pub stall_timeout: Duration,
+    /// Fetches the private values of each block before it is stored.
+    pub private: Arc<PrivateFetcher>,
     pub node: String,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -181,7 +190,8 @@ impl Puller {
         }
     }
 
-    /// Commits one block on a blocking thread; `Some` when following must end.
+    /// Commits one block: prepares it on a blocking thread, fetches its private
+    /// values, finishes it on a blocking thread. `Some` when following must end.
     async fn commit(&self, block: Block) -> Option<Ended> {
         let number = block.header.number;
         let txs = block.data.envelopes.len();
@@ -191,8 +201,8 @@ impl Puller {
         let defs = self.definitions.clone();
         let provider = self.provider;
         let workers = self.workers;
-        let result = tokio::task::spawn_blocking(move || {
-            ledger.lock().expect("ledger lock").commit(
+        let prepared = tokio::task::spawn_blocking(move || {
+            ledger.lock().expect("ledger lock").prepare(
                 block,
                 &trust,
                 &validator,
@@ -204,31 +214,64 @@ impl Puller {
         })
         .await
         .unwrap_or_else(|p| std::panic::resume_unwind(p.into_panic()));
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => return Some(self.refused(number, e)),
+        };
+        // Nothing is stored yet: at shutdown the block is simply pulled again.
+        let mut shutdown = self.shutdown.clone();
+        let fetched = tokio::select! {
+            f = self.private.fetch(&prepared.updates, self.definitions.as_ref()) => f,
+            _ = shutdown.changed() => return Some(Ended::Shutdown),
+        };
+        let ledger = self.ledger.clone();
+        let (result, fetched) = tokio::task::spawn_blocking(move || {
+            let r = ledger
+                .lock()
+                .expect("ledger lock")
+                .finish(prepared, &fetched.writes);
+            (r, fetched)
+        })
+        .await
+        .unwrap_or_else(|p| std::panic::resume_unwind(p.into_panic()));
         match result {
             Ok(c) => {
-                self.shared.committed(&c);
-                let (valid, invalid) = summarise(&c.codes);
-                tracing::info!(
-                    block = c.number,
-                    txs,
-                    valid,
-                    invalid = %describe_invalid(&invalid),
-                    validation_ms = %format_args!("{:.3}", c.validation_time.as_secs_f64() * 1e3),
-                    commit_ms = %format_args!("{:.3}", c.commit_time.as_secs_f64() * 1e3),
-                    commit_hash = %c.commit_hash,
-                    "block committed"
-                );
+                self.committed(&c, txs, &fetched);
                 None
             }
-            Err(CommitError::Refused(reason)) => {
+            Err(e) => Some(self.refused(number, e)),
+        }
+    }
+
+    fn committed(&self, c: &Committed, txs: usize, fetched: &Fetched) {
+        self.shared.private_fetched(fetched);
+        self.shared.committed(c);
+        let (valid, invalid) = summarise(&c.codes);
+        tracing::info!(
+            block = c.number,
+            txs,
+            valid,
+            invalid = %describe_invalid(&invalid),
+            private_stored = fetched.writes.len(),
+            private_missing = fetched.missing,
+            validation_ms = %format_args!("{:.3}", c.validation_time.as_secs_f64() * 1e3),
+            commit_ms = %format_args!("{:.3}", c.commit_time.as_secs_f64() * 1e3),
+            commit_hash = %c.commit_hash,
+            "block committed"
+        );
+    }
+
+    fn refused(&self, number: u64, e: CommitError) -> Ended {
+        match e {
+            CommitError::Refused(reason) => {
                 tracing::error!(block = number, %reason, "block refused");
                 self.shared
                     .status
                     .blocks_refused
                     .fetch_add(1, Ordering::Relaxed);
-                Some(Ended::Failover(format!("block {number} refused: {reason}")))
+                Ended::Failover(format!("block {number} refused: {reason}"))
             }
-            Err(CommitError::Fatal(e)) => Some(Ended::Fatal(e)),
+            CommitError::Fatal(e) => Ended::Fatal(e),
         }
     }
 

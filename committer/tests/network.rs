@@ -1,6 +1,7 @@
 //! Committers as real processes against three real orderers: validation codes
 //! end to end, agreement of two organisations' committers, crash recovery, a
-//! consenter that orders a replayed envelope, and the feed's and queries' ACLs.
+//! consenter that orders a replayed envelope, the feed's and queries' ACLs, and
+//! private data fetched at commit from an (in-process, mock) endorser.
 //!
 //! One network serves every step (starting one takes seconds); each step is a
 //! function named after the rule it checks.
@@ -103,6 +104,185 @@ macro_rules! network_test {
             show_logs(&net);
         }
     )*};
+}
+
+/// An in-process endorser on a loopback port serving
+/// `POST /v1/channels/{ch}/private` with whatever `data` holds when asked.
+async fn mock_endorser(
+    data: Arc<std::sync::Mutex<cellchain_core::protocol::PrivateData>>,
+) -> String {
+    let app = axum::Router::new().route(
+        "/v1/channels/{channel}/private",
+        axum::routing::post(move |Path(_c): Path<String>, body: axum::body::Bytes| {
+            let data = data.clone();
+            async move {
+                let signed: cellchain_core::protocol::SignedQuery =
+                    serde_json::from_slice(&body).unwrap();
+                let request = signed.parse().unwrap();
+                assert!(matches!(request.query, Query::PrivateWrites { .. }));
+                assert_eq!(request.creator.msp_id, "Org1MSP");
+                let answer = data.lock().unwrap().clone();
+                axum::Json(answer)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// Org1's committer fetches the values of Org1's collection from an endorser
+/// at commit: a matching offer is stored and served to members only, a forged
+/// one is refused, and a block whose values cannot be had is committed after
+/// `private_data_timeout` with the hashes only. Org2's committer, not a member,
+/// needs nothing. No value reaches the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn private_data_is_fetched_at_commit_and_served_to_members() {
+    use cellchain_core::bytes::sha256;
+    use cellchain_core::protocol::{
+        CollectionHashedRwSet, CollectionPrivateData, KvWriteHash, PrivateData, PrivateKv,
+        TxPrivateData,
+    };
+    let _serial = SERIAL.lock().await;
+    let offered = Arc::new(std::sync::Mutex::new(PrivateData::default()));
+    let endorser = mock_endorser(offered.clone()).await;
+    let mut net = Net::new();
+    net.start_orderers();
+    let c1 = net.add_committer("committer1", "Org1MSP", &[CHANNEL], &[]);
+    let c2 = net.add_committer("committer2", "Org2MSP", &[CHANNEL], &[]);
+    net.configure_committer(
+        c1,
+        &format!("private_data_sources: [{endorser}]\nprivate_data_timeout: 1s\n"),
+    );
+    net.wait_leader(CHANNEL).await;
+    net.start_committer(c1);
+    net.start_committer(c2);
+    net.wait_committed(c1, CHANNEL, 1).await;
+
+    let private_tx = |key: &str, value: &str| {
+        let set = TxRwSet {
+            ns_rwsets: vec![NsRwSet {
+                namespace: CC.into(),
+                collections: vec![CollectionHashedRwSet {
+                    collection: "secret".into(),
+                    hashed_reads: vec![],
+                    hashed_writes: vec![KvWriteHash {
+                        key_hash: sha256(key.as_bytes()),
+                        is_delete: false,
+                        value_hash: Some(sha256(value.as_bytes())),
+                    }],
+                    pvt_rwset_hash: cellchain_core::Hash32::ZERO,
+                }],
+                ..NsRwSet::default()
+            }],
+        };
+        net.tx(CHANNEL, set, &[&net.peer1, &net.peer2])
+    };
+    let offer = |tx_id: TxId, key: &str, value: &str| TxPrivateData {
+        tx_id,
+        namespace: CC.into(),
+        collections: vec![CollectionPrivateData {
+            collection: "secret".into(),
+            writes: vec![PrivateKv {
+                key: key.into(),
+                value: Some(Bytes(value.as_bytes().to_vec())),
+            }],
+        }],
+    };
+    // k: offered as written; f: offered forged; m: offered by nobody.
+    let (tx_k, e_k) = private_tx("k", "top-secret-k");
+    let (tx_f, e_f) = private_tx("f", "top-secret-f");
+    let (tx_m, e_m) = private_tx("m", "top-secret-m");
+    *offered.lock().unwrap() = PrivateData {
+        txs: vec![
+            offer(tx_k, "k", "top-secret-k"),
+            offer(tx_f, "f", "forged-value"),
+        ],
+    };
+    for e in [&e_k, &e_f, &e_m] {
+        net.broadcast(CHANNEL, e).await;
+    }
+    let mut block_k = 0;
+    for tx_id in [tx_k, tx_f, tx_m] {
+        let s = net.wait_tx(c1, CHANNEL, tx_id).await;
+        assert_eq!(code(&s), "VALID", "{s}");
+        if tx_id == tx_k {
+            block_k = s["block"].as_u64().unwrap();
+        }
+        let s = net.wait_tx(c2, CHANNEL, tx_id).await;
+        assert_eq!(code(&s), "VALID", "{s}");
+    }
+    let get = |key: &str| Query::PrivateGet {
+        namespace: CC.into(),
+        collection: "secret".into(),
+        key: key.into(),
+    };
+    let b64 = |v: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(v)
+    };
+    // The member reads k's value; a non-member its hash only.
+    let (status, k) = net.query(c1, CHANNEL, &net.client1, get("k")).await;
+    assert_eq!(status, 200, "{k}");
+    assert_eq!(
+        (k["member"].clone(), k["value"].clone()),
+        (true.into(), b64("top-secret-k").into())
+    );
+    let (status, k2) = net.query(c1, CHANNEL, &net.client2, get("k")).await;
+    assert_eq!(status, 200, "{k2}");
+    assert_eq!(
+        (k2["member"].clone(), k2["value"].clone()),
+        (false.into(), Value::Null)
+    );
+    assert_eq!(k2["value_hash"], k["value_hash"]);
+    // Org2's committer keeps the hash only.
+    let (status, k_org2) = net.query(c2, CHANNEL, &net.client1, get("k")).await;
+    assert_eq!(status, 200, "{k_org2}");
+    assert_eq!(k_org2["value"], Value::Null);
+    assert_eq!(k_org2["value_hash"], k["value_hash"]);
+    // The forged and the unavailable values were not stored.
+    for key in ["f", "m"] {
+        let (status, v) = net.query(c1, CHANNEL, &net.client1, get(key)).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(
+            (v["value"].clone(), v["missing"].clone()),
+            (Value::Null, true.into()),
+            "{v}"
+        );
+    }
+    let (status, data) = net
+        .query(
+            c1,
+            CHANNEL,
+            &net.client1,
+            Query::BlockPrivateData { block: block_k },
+        )
+        .await;
+    assert_eq!(status, 200, "{data}");
+    let data: PrivateData = serde_json::from_value(data).unwrap();
+    assert!(data.txs.iter().any(|t| t.tx_id == tx_k));
+    assert!(data.txs.iter().all(|t| t.tx_id == tx_k));
+    let metrics = net.metrics(c1).await;
+    let metric = |name: &str| -> u64 {
+        let line = format!("{name}{{channel=\"{CHANNEL}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .unwrap_or_else(|| panic!("{name} in\n{metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(metric("cellchain_committer_private_values_stored_total"), 1);
+    assert_eq!(metric("cellchain_committer_private_data_missing_total"), 2);
+    assert!(metric("cellchain_committer_private_data_mismatches_total") >= 1);
+    let log = std::fs::read_to_string(&net.committers[c1].log).unwrap();
+    assert!(log.contains("private data missing"), "{log}");
+    assert!(log.contains("does not match the block's hashes"), "{log}");
+    for secret in ["top-secret", "forged-value"] {
+        assert!(!log.contains(secret) && !log.contains(&b64(secret)[..8]));
+    }
+    show_logs(&net);
 }
 
 network_test!(

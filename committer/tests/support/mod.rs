@@ -186,8 +186,9 @@ pub struct Net {
     pub http: reqwest::Client,
 }
 
-/// The chaincode `cc`, endorsed by both Org1 and Org2, on both channels.
-const DEFINITIONS: &str = "channels:\n  testchannel:\n    - {name: cc, version: '1.0', sequence: 1, endorsement_policy: {signature: \"AND('Org1MSP.peer', 'Org2MSP.peer')\"}}\n  private:\n    - {name: cc, version: '1.0', sequence: 1, endorsement_policy: {signature: \"AND('Org1MSP.peer', 'Org2MSP.peer')\"}}\n";
+/// The chaincode `cc`, endorsed by both Org1 and Org2, on both channels; on the
+/// shared channel with the private data collection `secret` (members: Org1).
+const DEFINITIONS: &str = "channels:\n  testchannel:\n    - {name: cc, version: '1.0', sequence: 1, endorsement_policy: {signature: \"AND('Org1MSP.peer', 'Org2MSP.peer')\"}, collections: [{name: secret, member_orgs: [Org1MSP]}]}\n  private:\n    - {name: cc, version: '1.0', sequence: 1, endorsement_policy: {signature: \"AND('Org1MSP.peer', 'Org2MSP.peer')\"}}\n";
 
 impl Net {
     /// Certificates, genesis blocks and configurations of three orderers (not started).
@@ -355,6 +356,14 @@ impl Net {
             child: None,
         });
         self.committers.len() - 1
+    }
+
+    /// Appends `yaml` (whole lines) to committer `i`'s configuration file.
+    pub fn configure_committer(&self, i: usize, yaml: &str) {
+        let path = &self.committers[i].config;
+        let mut text = std::fs::read_to_string(path).unwrap();
+        text += yaml;
+        std::fs::write(path, text).unwrap();
     }
 
     pub fn start_orderers(&mut self) {
