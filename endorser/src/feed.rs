@@ -29,6 +29,7 @@ use cellchain_core::identity::SerializedIdentity;
 use cellchain_core::protocol::{
     Block, DeliverRequest, PrivateData, Query, QueryRequest, SignedDeliverRequest, SignedQuery,
 };
+use cellchain_core::Hash32;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
@@ -286,7 +287,15 @@ async fn apply_line(
         let private = match data {
             None => Vec::new(),
             Some(data) => {
-                let checked = checked_private_writes(channel, number, &needs, &data);
+                let reader = replica.reader();
+                let key_of = |ns: &str, coll: &str, key_hash: &Hash32| {
+                    reader
+                        .get_private_by_hash(ns, coll, key_hash)
+                        .ok()
+                        .flatten()
+                        .map(|(key, _, _)| key)
+                };
+                let checked = checked_private_writes(channel, number, &needs, &data, &key_of);
                 let left_out = (checked.missing + checked.mismatched) as u64;
                 if left_out > 0 {
                     replica.count_private_missing(left_out);

@@ -27,13 +27,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use cellchain_core::bytes::sha256;
-use cellchain_core::protocol::{Block, PrivateData, Version};
+use cellchain_core::protocol::{Block, CollectionPrivateData, PrivateData, Version};
 use cellchain_core::Hash32;
 use cellchain_simulator::{StateError, StateView as SimStateView, VersionedValue};
 use cellchain_storage::{PrivateWrite, StateReader, StateStore, StateStoreError, StateView};
 use cellchain_validation::{
-    match_private, offered_for, private_needs, updates_from_block, DefinitionSet, PrivateNeed,
-    ReplayError, UpdateBatch,
+    match_private_partial, offered_for, private_needs, updates_from_block, DefinitionSet,
+    PrivateNeed, ReplayError, UpdateBatch,
 };
 use tokio::sync::watch;
 
@@ -315,39 +315,28 @@ fn check_against_block(
 
 /// The store writes for `needs` (of block `block` on `channel`) from the values
 /// `data` offers: for each need, the offered collection data checked with
-/// [`match_private`] against the block's hashes. A need not offered, or offered
-/// with values that do not match, is logged at warn (tx id, namespace,
-/// collection, never values) and left out: the block is applied without it.
+/// [`match_private_partial`] against the block's hashes. The committer cannot
+/// offer deletes (a deleted key is gone from its store), so a delete not offered
+/// is resolved here: `key_of` finds the key by its hash among the values this
+/// replica holds (none held: nothing to delete). A value not offered, or an offer
+/// that does not match, is logged at warn (tx id, namespace, collection, never
+/// values) and left out: the block is applied without it.
 pub fn checked_private_writes(
     channel: &str,
     block: u64,
     needs: &[PrivateNeed],
     data: &PrivateData,
+    key_of: &dyn Fn(&str, &str, &Hash32) -> Option<String>,
 ) -> CheckedPrivate {
     let mut out = CheckedPrivate::default();
+    let nothing = CollectionPrivateData {
+        collection: String::new(),
+        writes: Vec::new(),
+    };
     for need in needs {
-        let Some(offered) = offered_for(data, need) else {
-            tracing::warn!(
-                %channel,
-                block,
-                tx_id = %need.tx_id,
-                namespace = %need.namespace,
-                collection = %need.collection,
-                keys = need.writes.len(),
-                "the committer did not offer the private values of a collection this organisation is a member of; the replica goes on without them"
-            );
-            out.missing += 1;
-            continue;
-        };
-        match match_private(need, offered) {
-            Ok(matched) => out.writes.extend(matched.into_iter().map(|m| PrivateWrite {
-                namespace: need.namespace.clone(),
-                collection: need.collection.clone(),
-                key: m.key,
-                value: m.value,
-                version: m.write.version,
-                block_to_live: need.block_to_live,
-            })),
+        let offered = offered_for(data, need).unwrap_or(&nothing);
+        let (matched, left) = match match_private_partial(need, offered) {
+            Ok(m) => m,
             Err(e) => {
                 tracing::warn!(
                     %channel,
@@ -359,7 +348,41 @@ pub fn checked_private_writes(
                     "the private values offered by the committer do not match the block's hashes; not stored"
                 );
                 out.mismatched += 1;
+                continue;
             }
+        };
+        let write = |key: String, value: Option<Vec<u8>>, version| PrivateWrite {
+            namespace: need.namespace.clone(),
+            collection: need.collection.clone(),
+            key,
+            value,
+            version,
+            block_to_live: need.block_to_live,
+        };
+        out.writes.extend(
+            matched
+                .into_iter()
+                .map(|m| write(m.key, m.value, m.write.version)),
+        );
+        let mut unresolved = 0;
+        for w in left {
+            if w.value_hash.is_some() {
+                unresolved += 1;
+            } else if let Some(key) = key_of(&need.namespace, &need.collection, &w.key_hash) {
+                out.writes.push(write(key, None, w.version));
+            }
+        }
+        if unresolved > 0 {
+            tracing::warn!(
+                %channel,
+                block,
+                tx_id = %need.tx_id,
+                namespace = %need.namespace,
+                collection = %need.collection,
+                keys = unresolved,
+                "the committer did not offer private values of a collection this organisation is a member of; the replica goes on without them"
+            );
+            out.missing += 1;
         }
     }
     out

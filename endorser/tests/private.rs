@@ -396,7 +396,7 @@ async fn a_non_member_client_may_not_read_a_member_only_collection() {
         "Org1MSP",
         &[tx_id_of(&signed)],
     );
-    let checked = checked_private_writes(CHANNEL, 1, &needs, &data);
+    let checked = checked_private_writes(CHANNEL, 1, &needs, &data, &no_keys);
     replica
         .apply_block_with_private(&block, &checked.writes)
         .unwrap();
@@ -506,7 +506,7 @@ async fn the_replica_stores_matching_values_with_the_block_and_leaves_out_the_ot
     let mut offered = private_data_for(&e.private, CHANNEL, defs, "Org1MSP", &[a, b, c]);
     assert_eq!(offered.txs.len(), 2);
     offered.txs[1].collections[0].writes[0].value = Some(Bytes(b"forged".to_vec()));
-    let checked = checked_private_writes(CHANNEL, 1, &needs, &offered);
+    let checked = checked_private_writes(CHANNEL, 1, &needs, &offered, &no_keys);
     assert_eq!((checked.missing, checked.mismatched), (0, 1));
     assert_eq!(
         checked.writes,
@@ -563,7 +563,7 @@ async fn the_replica_stores_matching_values_with_the_block_and_leaves_out_the_ot
     );
 
     // A need not offered at all is counted as missing.
-    let none = checked_private_writes(CHANNEL, 1, &needs, &PrivateData::default());
+    let none = checked_private_writes(CHANNEL, 1, &needs, &PrivateData::default(), &no_keys);
     assert_eq!(
         (none.writes.len(), none.missing, none.mismatched),
         (0, 2, 0)
@@ -582,7 +582,7 @@ async fn deletes_are_matched_and_applied_too() {
     let needs = replica.private_needs(&block).unwrap();
     let defs = e.channels[CHANNEL].definitions.clone();
     let data = private_data_for(&e.private, CHANNEL, &defs, "Org1MSP", &[a]);
-    let checked = checked_private_writes(CHANNEL, 1, &needs, &data);
+    let checked = checked_private_writes(CHANNEL, 1, &needs, &data, &no_keys);
     assert_eq!(checked.missing, 1, "shared not offered");
     replica
         .apply_block_with_private(&block, &checked.writes)
@@ -611,8 +611,22 @@ async fn deletes_are_matched_and_applied_too() {
             value: None
         }]
     );
-    let checked = checked_private_writes(CHANNEL, 2, &needs, &data);
+    let checked = checked_private_writes(CHANNEL, 2, &needs, &data, &no_keys);
     assert_eq!(checked.writes[0].value, None);
+    // A committer cannot offer a delete (the key is gone from its store): the
+    // replica finds the key of the value it holds by the key hash itself.
+    let key_of = |ns: &str, coll: &str, key_hash: &cellchain_core::Hash32| {
+        replica
+            .reader()
+            .get_private_by_hash(ns, coll, key_hash)
+            .unwrap()
+            .map(|(key, _, _)| key)
+    };
+    let resolved = checked_private_writes(CHANNEL, 2, &needs, &PrivateData::default(), &key_of);
+    assert_eq!(resolved.writes, checked.writes);
+    assert_eq!(resolved.missing, 0);
+    let unknown = checked_private_writes(CHANNEL, 2, &needs, &PrivateData::default(), &no_keys);
+    assert!(unknown.writes.is_empty(), "nothing held, nothing to delete");
     replica
         .apply_block_with_private(&b2, &checked.writes)
         .unwrap();
@@ -678,4 +692,9 @@ async fn the_follower_fetches_a_blocks_private_values_from_the_committer_before_
         .unwrap()
         .unwrap();
     fake.stop();
+}
+
+/// A replica that holds no private values: no key is found by its hash.
+fn no_keys(_: &str, _: &str, _: &cellchain_core::Hash32) -> Option<String> {
+    None
 }

@@ -96,7 +96,8 @@ pub use chaincode::{
 };
 pub use commit::{commit_hash, COMMIT_HASH_TAG};
 pub use private::{
-    match_private, offered_for, private_needs, MatchedPrivate, PrivateMismatch, PrivateNeed,
+    match_private, match_private_partial, offered_for, private_needs, MatchedPrivate,
+    PrivateMismatch, PrivateNeed,
 };
 pub use replay::{updates_from_block, ReplayError};
 pub use validator::{validate_block, Validator};

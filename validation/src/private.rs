@@ -136,6 +136,26 @@ pub fn match_private(
     need: &PrivateNeed,
     offered: &CollectionPrivateData,
 ) -> Result<Vec<MatchedPrivate>, PrivateMismatch> {
+    let (matched, missing) = match_private_partial(need, offered)?;
+    if !missing.is_empty() {
+        return Err(PrivateMismatch::Incomplete {
+            tx_id: need.tx_id,
+            namespace: need.namespace.clone(),
+            collection: need.collection.clone(),
+            missing: missing.len(),
+        });
+    }
+    Ok(matched)
+}
+
+/// As [`match_private`], but a written key that is not offered is returned as
+/// missing instead of failing the whole collection: for a node that can fill
+/// some gaps itself (a delete, whose key it finds in its own store) or keep
+/// what it got. Offered values are still all checked: one bad offer fails it.
+pub fn match_private_partial(
+    need: &PrivateNeed,
+    offered: &CollectionPrivateData,
+) -> Result<(Vec<MatchedPrivate>, Vec<HashedWrite>), PrivateMismatch> {
     let by_hash: HashMap<Hash32, &HashedWrite> =
         need.writes.iter().map(|w| (w.key_hash, w)).collect();
     let mut out: HashMap<Hash32, MatchedPrivate> = HashMap::new();
@@ -172,20 +192,16 @@ pub fn match_private(
             });
         }
     }
-    if out.len() != need.writes.len() {
-        return Err(PrivateMismatch::Incomplete {
-            tx_id: need.tx_id,
-            namespace: need.namespace.clone(),
-            collection: need.collection.clone(),
-            missing: need.writes.len() - out.len(),
-        });
-    }
     // Block order of the writes.
-    Ok(need
-        .writes
-        .iter()
-        .filter_map(|w| out.remove(&w.key_hash))
-        .collect())
+    let mut matched = Vec::with_capacity(out.len());
+    let mut missing = Vec::new();
+    for w in &need.writes {
+        match out.remove(&w.key_hash) {
+            Some(m) => matched.push(m),
+            None => missing.push(w.clone()),
+        }
+    }
+    Ok((matched, missing))
 }
 
 /// The collection data `data` offers for `need`, if any.
@@ -314,6 +330,11 @@ mod tests {
             ]),
             PrivateMismatch::DuplicateKey { .. }
         ));
+        let (partial, missing) =
+            match_private_partial(need, &offer(vec![kv("a", Some("va"))])).unwrap();
+        assert_eq!((partial.len(), missing.len()), (1, 1));
+        assert_eq!(missing[0].key_hash, sha256(b"b"));
+        assert!(match_private_partial(need, &offer(vec![kv("a", Some("forged"))])).is_err());
         // A delete offered with a value is a mismatch too.
         assert!(matches!(
             err(vec![kv("a", Some("va")), kv("b", Some("x"))]),
