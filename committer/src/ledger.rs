@@ -73,7 +73,7 @@ pub enum LedgerError {
         expected: Hash32,
     },
     /// The state has applied blocks the block files do not hold.
-    #[error("the state store in {} has applied {state_height} blocks but the block files in {} hold only {block_height}: the block files were replaced or truncated. Restore them, or delete the state directory to rebuild state from the blocks", state_dir.display(), blocks_dir.display())]
+    #[error("the state store in {} has applied {state_height} blocks but the block files in {} hold only {block_height}: the block files were replaced or truncated. Restore them, or delete the state directory to rebuild state from the blocks (private data values are not in the blocks and are lost with it)", state_dir.display(), blocks_dir.display())]
     StateAhead {
         state_dir: PathBuf,
         blocks_dir: PathBuf,
@@ -90,7 +90,7 @@ pub enum LedgerError {
     #[error("channel {channel}: stored block {number} carries no commit hash; the block files were not written by a committer")]
     MissingCommitHash { channel: String, number: u64 },
     /// Replaying a stored block gives another commit hash than the one it records.
-    #[error("channel {channel}: replaying block {number} gives commit hash {recomputed}, but the block records {stored}: the block files or the state are damaged; verify the ledger (cellchain ledger verify), then delete the state directory to rebuild it")]
+    #[error("channel {channel}: replaying block {number} gives commit hash {recomputed}, but the block records {stored}: the block files or the state are damaged; verify the ledger (cellchain ledger verify), then delete the state directory to rebuild it (private data values are not in the blocks and are lost with it)")]
     CommitHashMismatch {
         channel: String,
         number: u64,

@@ -16,7 +16,7 @@ pub enum StateStoreError {
     #[error("cannot open the state database in {}: {reason} (check the path and its permissions; only one process may open a state directory at a time)", dir.display())]
     Open { dir: PathBuf, reason: String },
     /// The directory holds a state database written in another format.
-    #[error("the state database in {} has format {found}, this node reads format {supported}: delete the directory and restart to rebuild state from the blocks", dir.display())]
+    #[error("the state database in {} has format {found}, this node reads format {supported}: delete the directory and restart to rebuild state from the blocks; private data values are not in the blocks and are lost with it", dir.display())]
     UnsupportedFormat {
         dir: PathBuf,
         found: u32,
@@ -54,10 +54,10 @@ pub enum StateStoreError {
     #[error("the state store in {} refuses batches after a failed write ({reason}); restart the node so that it replays from the savepoint", dir.display())]
     Poisoned { dir: PathBuf, reason: String },
     /// sled failed to read.
-    #[error("cannot read the state database in {}: {reason} (check the disk; if this persists, delete the directory and restart to rebuild state from the blocks)", dir.display())]
+    #[error("cannot read the state database in {}: {reason} (check the disk; if this persists, delete the directory and restart to rebuild state from the blocks; private data values are not in the blocks and are lost with it)", dir.display())]
     Read { dir: PathBuf, reason: String },
     /// An entry does not decode: the database is damaged.
-    #[error("the state database in {} is damaged: {what} (delete the directory and restart to rebuild state from the blocks)", dir.display())]
+    #[error("the state database in {} is damaged: {what} (delete the directory and restart to rebuild state from the blocks; private data values are not in the blocks and are lost with it)", dir.display())]
     Corrupt { dir: PathBuf, what: String },
     /// A pagination bookmark that this query did not hand out.
     #[error("bookmark {bookmark:?} is not valid for this query: {reason} (pass the bookmark of the previous page of the same query, or none for the first page)")]
