@@ -160,8 +160,7 @@ mod tests {
             value: Some(Bytes(b"top-secret".to_vec())),
         };
         assert!(!format!("{kv:?}").contains("top-secret"));
-        let q: Query =
-            serde_json::from_str(r#"{"type":"block_private_data","block":4}"#).unwrap();
+        let q: Query = serde_json::from_str(r#"{"type":"block_private_data","block":4}"#).unwrap();
         assert_eq!(q, Query::BlockPrivateData { block: 4 });
         let info = serde_json::to_string(&Query::Info).unwrap();
         assert_eq!(info, r#"{"type":"info"}"#);
