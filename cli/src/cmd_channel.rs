@@ -112,7 +112,7 @@ fn load_materials(net: &NetworkConfig, base: &Path, crypto: &Path) -> anyhow::Re
     Ok(m)
 }
 
-fn genesis(
+pub(crate) fn genesis(
     config: &Path,
     crypto: &Path,
     output: &Path,

@@ -90,7 +90,7 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
 /// into the list of identities to issue: each organisation's endorser and committer
 /// nodes (role peer) and users, and each orderer node (role orderer) in the
 /// organisation that runs it.
-fn spec_from_config(path: &Path) -> anyhow::Result<CryptoSpec> {
+pub(crate) fn spec_from_config(path: &Path) -> anyhow::Result<CryptoSpec> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let net = NetworkConfig::from_yaml(&text).with_context(|| format!("in {}", path.display()))?;

@@ -13,8 +13,10 @@ mod cmd_channel;
 mod cmd_crypto;
 mod cmd_identity;
 mod cmd_ledger;
+mod cmd_network;
 mod cmd_policy;
 mod cryptogen;
+mod network;
 mod simulate;
 
 #[derive(Parser)]
@@ -49,6 +51,10 @@ enum Command {
     /// Build, test-run and scaffold chaincode (Rust contracts compiled to wasm).
     #[command(subcommand)]
     Chaincode(cmd_chaincode::ChaincodeCommand),
+    /// Run a local network: `up` starts every node of a topology, `down` stops
+    /// them, `status` reports them.
+    #[command(subcommand)]
+    Network(cmd_network::NetworkCommand),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +66,7 @@ fn main() -> ExitCode {
         Command::Channel(c) => cmd_channel::run(c),
         Command::Chaincode(c) => cmd_chaincode::run(c),
         Command::Ledger(c) => cmd_ledger::run(c),
+        Command::Network(c) => cmd_network::run(c),
     };
     match result {
         Ok(code) => code,
