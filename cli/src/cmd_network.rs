@@ -117,6 +117,19 @@ pub fn run(cmd: NetworkCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `network up --dir DIR` with every other option at its default: the code
+/// path `cellchain demo` uses to start the network when it is not running.
+pub(crate) fn up_in(dir: &Path) -> anyhow::Result<ExitCode> {
+    up(UpArgs {
+        topology: None,
+        dir: dir.to_path_buf(),
+        bin_dir: None,
+        contracts: None,
+        channels: None,
+        timeout: 120,
+    })
+}
+
 fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
     fs::create_dir_all(&a.dir).with_context(|| format!("cannot create {}", a.dir.display()))?;
     let dir = absolute(&a.dir);

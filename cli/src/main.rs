@@ -7,15 +7,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod client;
 mod clock;
+mod cmd_block;
 mod cmd_chaincode;
 mod cmd_channel;
 mod cmd_crypto;
+mod cmd_demo;
 mod cmd_identity;
 mod cmd_ledger;
 mod cmd_network;
 mod cmd_policy;
+mod cmd_tx;
 mod cryptogen;
+mod demo;
 mod network;
 mod simulate;
 
@@ -55,6 +60,22 @@ enum Command {
     /// them, `status` reports them.
     #[command(subcommand)]
     Network(cmd_network::NetworkCommand),
+    /// Run the vein-to-vein story over the local network (started if needed):
+    /// each case's timeline, then block height, validation codes, throughput.
+    Demo(cmd_demo::DemoArgs),
+    /// Submit a transaction: endorse, order, wait for the commit; print its tx id,
+    /// block, validation code and result (exit 1 if invalid).
+    Invoke(cmd_tx::InvokeArgs),
+    /// Evaluate a read-only chaincode function on one endorser; print the result.
+    Query(cmd_tx::QueryArgs),
+    /// Committed transactions: `show TXID`.
+    #[command(subcommand)]
+    Tx(cmd_tx::TxCommand),
+    /// Validated blocks: `show N`.
+    #[command(subcommand)]
+    Block(cmd_block::BlockCommand),
+    /// Follow a channel's validated blocks, or a chaincode's events.
+    Events(cmd_block::EventsArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +88,12 @@ fn main() -> ExitCode {
         Command::Chaincode(c) => cmd_chaincode::run(c),
         Command::Ledger(c) => cmd_ledger::run(c),
         Command::Network(c) => cmd_network::run(c),
+        Command::Demo(a) => cmd_demo::run(a),
+        Command::Invoke(a) => cmd_tx::run_invoke(a),
+        Command::Query(a) => cmd_tx::run_query(a),
+        Command::Tx(c) => cmd_tx::run_tx(c),
+        Command::Block(c) => cmd_block::run_block(c),
+        Command::Events(a) => cmd_block::run_events(a),
     };
     match result {
         Ok(code) => code,
