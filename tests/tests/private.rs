@@ -2,7 +2,9 @@
 //! client into a collection of Org1 alone reaches the block only as hashes;
 //! Org1's committer fetches it from Org1's endorser at commit and stores it,
 //! Org2 stores the hashes only; Org1's endorser replica reads it; it is purged
-//! after its block-to-live; and no block, log or Org2 file ever holds it.
+//! after its block-to-live; and no block, log or Org2 file ever holds it. A
+//! read of a collection only one organisation holds, endorsed by both, gives
+//! different answers per endorser: the SDK reports it as non-determinism.
 
 mod common;
 #[path = "../../committer/tests/support/mod.rs"]
@@ -15,6 +17,7 @@ use cellchain_core::bytes::sha256;
 use cellchain_core::protocol::{ProposalResponse, Query};
 use cellchain_core::testing::TestMember;
 use cellchain_core::Bytes;
+use cellchain_sdk::{ConnectionProfile, Gateway, Identity, SdkError};
 use common::*;
 use serde_json::{json, Value};
 use support::*;
@@ -22,12 +25,15 @@ use support::*;
 /// The collection of Org1 alone, kept for two blocks after the writing block.
 const COLLECTION: &str = "org1-only";
 const BLOCK_TO_LIVE: u64 = 2;
+/// A collection of Org1 that anyone may read through the chaincode: only Org1's
+/// endorser has the values, so endorsers of other organisations answer `null`.
+const OPEN: &str = "org1-open";
 /// The private value: unique bytes to scan the files for.
 const SECRET: &str = "SECRET-patient-link-7f3a9c1e5b";
 
 fn definitions() -> String {
     format!(
-        "channels:\n  {CHANNEL}:\n    - name: {CC}\n      version: '1.0'\n      sequence: 1\n      endorsement_policy: {{signature: \"OR('Org1MSP.peer', 'Org2MSP.peer')\"}}\n      collections:\n        - {{name: {COLLECTION}, member_orgs: [Org1MSP], block_to_live: {BLOCK_TO_LIVE}}}\n"
+        "channels:\n  {CHANNEL}:\n    - name: {CC}\n      version: '1.0'\n      sequence: 1\n      endorsement_policy: {{signature: \"OR('Org1MSP.peer', 'Org2MSP.peer')\"}}\n      collections:\n        - {{name: {COLLECTION}, member_orgs: [Org1MSP], block_to_live: {BLOCK_TO_LIVE}}}\n        - {{name: {OPEN}, member_orgs: [Org1MSP], member_only_read: false, member_only_write: false}}\n"
     )
 }
 
@@ -262,7 +268,69 @@ async fn private_values_reach_members_only_and_are_purged_after_their_block_to_l
             log.display()
         );
     }
+
+    // Non-determinism: a read of a collection only Org1 holds, endorsed by both
+    // organisations, answers the value at Org1 and null at Org2.
+    let (header, signed) = proposal(
+        &net.client1,
+        CHANNEL,
+        "put_private",
+        vec![json!(OPEN), json!("patient-8")],
+        BTreeMap::from([("value".to_string(), Bytes(b"open value".to_vec()))]),
+    );
+    let response = endorse(&net, &e1, CHANNEL, &signed).await;
+    net.broadcast(
+        CHANNEL,
+        &envelope(&net.client1, header.clone(), &signed, vec![response]),
+    )
+    .await;
+    let s = net.wait_tx(c1, CHANNEL, header.tx_id).await;
+    let block = s["block"].as_u64().unwrap();
+    wait_until(&net, &[&e1, &e2], CHANNEL, |s| {
+        s["height"].as_u64() > Some(block)
+    })
+    .await;
+    let contract = sdk_contract(&net, &e1, &e2, c1, c2).with_endorsing_orgs(["Org1MSP", "Org2MSP"]);
+    match contract
+        .submit("get_private", vec![json!(OPEN), json!("patient-8")])
+        .await
+    {
+        Err(SdkError::NonDeterministic { endorsers }) => {
+            let names: Vec<&str> = endorsers.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, ["endorser1", "endorser2"], "{endorsers:?}");
+            assert_ne!(endorsers[0].1, endorsers[1].1);
+        }
+        other => panic!("expected non-determinism, got {other:?}"),
+    }
     kill_all(vec![e1, e2]);
+}
+
+/// An SDK contract for Org1's client over the test network.
+fn sdk_contract(net: &Net, e1: &Proc, e2: &Proc, c1: usize, c2: usize) -> cellchain_sdk::Contract {
+    let home = net.dir.path().join("app1");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("cert.pem"), &net.client1.id.cert).unwrap();
+    std::fs::write(home.join("key.pem"), &net.client1.key_pem).unwrap();
+    let identity =
+        Identity::from_files("Org1MSP", home.join("cert.pem"), home.join("key.pem")).unwrap();
+    let orderers: Vec<String> = net
+        .orderers
+        .iter()
+        .map(|o| format!("'127.0.0.1:{}'", o.port))
+        .collect();
+    let profile = format!(
+        "name: private-test\norganizations:\n  - msp_id: Org1MSP\n    endorsers: [{{name: endorser1, address: '127.0.0.1:{}'}}]\n    committers: [{{name: committer1, address: '127.0.0.1:{}'}}]\n  - msp_id: Org2MSP\n    endorsers: [{{name: endorser2, address: '127.0.0.1:{}'}}]\n    committers: [{{name: committer2, address: '127.0.0.1:{}'}}]\norderers: [{}]\n",
+        e1.port,
+        net.committers[c1].port,
+        e2.port,
+        net.committers[c2].port,
+        orderers.join(", "),
+    );
+    let profile = ConnectionProfile::parse(&profile, "private-test").unwrap();
+    Gateway::connect(identity, profile)
+        .unwrap()
+        .network(CHANNEL)
+        .contract(CC)
 }
 
 fn b64(text: &str) -> String {
