@@ -348,13 +348,19 @@ fn wait_ready(
                     );
                 }
             }
-            let Some(pid) = running_pid(n, dir) else {
-                bail!(
-                    "{} is not running any more; last lines of {}:\n{}",
-                    n.name,
-                    n.log(dir).display(),
-                    process::tail(&n.log(dir), 15)
-                );
+            // A node this run started is judged by its child handle (checked just
+            // above): the pid file and /proc check is for nodes found running.
+            let pid = match children.get(&n.name) {
+                Some(child) => child.id(),
+                None => match running_pid(n, dir) {
+                    Some(pid) => pid,
+                    None => bail!(
+                        "{} is not running any more; last lines of {}:\n{}",
+                        n.name,
+                        n.log(dir).display(),
+                        process::tail(&n.log(dir), 15)
+                    ),
+                },
             };
             let s = probe(n, Some(pid));
             match ready(n, &s) {
