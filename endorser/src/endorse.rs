@@ -16,10 +16,16 @@
 //! of an endorsed simulation are kept in [`PrivateStore`] for the member
 //! committers ([`crate::private`]).
 //!
+//! An endorsed response also lists, outside the signed payload, the committed
+//! key-level endorsement policies of the keys the transaction writes
+//! ([`ProposalResponse::key_policies`], read by [`key_policies`] from the
+//! snapshot the simulation used), so that the client can ask the further
+//! endorsers those policies need.
+//!
 //! [`Endorser::handle`] is synchronous and CPU-bound; the service runs it on
 //! tokio's blocking pool.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,8 +36,10 @@ use cellchain_core::config::ChannelConfig;
 use cellchain_core::crypto::{default_provider, Signer};
 use cellchain_core::identity::SerializedIdentity;
 use cellchain_core::protocol::{
-    encode, Block, ChaincodeRef, Endorsement, ProposalResponse, ProposalResponsePayload, Timestamp,
+    encode, Block, ChaincodeRef, Endorsement, KeyPolicy, NsRwSet, ProposalResponse,
+    ProposalResponsePayload, Timestamp, VALIDATION_PARAMETER,
 };
+use cellchain_storage::StateView;
 use cellchain_validation::DefinitionSet;
 
 use crate::checks::{
@@ -228,6 +236,13 @@ impl Endorser {
         };
         let started = Instant::now();
         let result = installed.invoke(&invocation, &SnapshotState { view: &view });
+        // The key-level policies of the written keys, from the same snapshot.
+        let key_policies = match &result {
+            Ok(o) if mode == Mode::Propose && o.response.is_success() => {
+                key_policies(&view, &o.output.rwset).map_err(unavailable)?
+            }
+            _ => Vec::new(),
+        };
         // Release the snapshot before signing: the writer may go on.
         drop(view);
         self.metrics.observe_simulation(started.elapsed());
@@ -255,6 +270,7 @@ impl Endorser {
                         payload: None,
                         endorsement: None,
                         ledger_height: height,
+                        key_policies: Vec::new(),
                     }),
                 };
             }
@@ -299,6 +315,7 @@ impl Endorser {
                 payload: None,
                 endorsement: None,
                 ledger_height: height,
+                key_policies: Vec::new(),
             });
         }
         if mode == Mode::Evaluate {
@@ -307,6 +324,7 @@ impl Endorser {
                 payload: None,
                 endorsement: None,
                 ledger_height: height,
+                key_policies: Vec::new(),
             });
         }
         let payload = ProposalResponsePayload {
@@ -344,8 +362,42 @@ impl Endorser {
             payload: Some(bytes),
             endorsement: Some(endorsement),
             ledger_height: height,
+            key_policies,
         })
     }
+}
+
+/// The committed key-level policies (`VALIDATION_PARAMETER` metadata) of the
+/// keys `rwset` writes (values, deletes, metadata), in key order, as the
+/// committer's policy check sees them: the policy in force before the
+/// transaction. A policy the transaction sets on a key without one is not
+/// listed (the chaincode policy governs that write); one replacing an existing
+/// policy lists the existing one. Bytes that are not UTF-8 are converted
+/// lossily, as the committer does.
+pub fn key_policies(
+    view: &StateView<'_>,
+    rwset: &NsRwSet,
+) -> Result<Vec<KeyPolicy>, cellchain_storage::StateStoreError> {
+    let written: BTreeSet<&str> = rwset
+        .writes
+        .iter()
+        .map(|w| w.key.as_str())
+        .chain(rwset.metadata_writes.iter().map(|m| m.key.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for key in written {
+        let policy = view
+            .key_metadata(&rwset.namespace, key)?
+            .and_then(|mut m| m.remove(VALIDATION_PARAMETER));
+        if let Some(p) = policy {
+            out.push(KeyPolicy {
+                namespace: rwset.namespace.clone(),
+                key: key.to_string(),
+                policy: String::from_utf8_lossy(&p).into_owned(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The wall clock as a protocol timestamp.

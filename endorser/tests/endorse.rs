@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use cellchain_core::bytes::{sha256, Bytes};
 use cellchain_core::crypto::default_provider;
-use cellchain_core::protocol::{signing, KvWrite, ProposalResponse, Version};
+use cellchain_core::protocol::{signing, KeyPolicy, KvWrite, ProposalResponse, Version};
 use cellchain_endorser::checks::Mode;
 use serde_json::json;
 use support::*;
@@ -216,4 +216,85 @@ async fn private_writes_are_hashed_in_the_payload_and_kept_aside_by_tx_id() {
     let kept = e.private.get(&tx_id).expect("private writes kept");
     assert_eq!(kept.chaincode, KS);
     assert_eq!(kept.writes["secret"]["p42"], Some(secret));
+}
+
+#[tokio::test]
+async fn the_committed_key_level_policies_of_written_keys_are_reported_outside_the_payload() {
+    let net = Net::new();
+    let e = net.endorser();
+    let replica = &e.channels[CHANNEL].replica;
+    let genesis = net.validated_genesis();
+    replica.apply_block(&genesis).unwrap();
+    let and = "AND('Org1MSP.peer', 'Org2MSP.peer')";
+
+    // A key's first policy: the chaincode policy governs it, nothing reported.
+    let set = sign(
+        proposal(
+            &net.client,
+            KS,
+            "set_key_policy",
+            vec![json!("guarded"), json!(and)],
+        ),
+        &net.client,
+    );
+    let r = endorse(&e, &set).await;
+    assert_eq!(r.response.status, 200, "{:?}", r.response);
+    assert!(r.key_policies.is_empty(), "{:?}", r.key_policies);
+    let json = serde_json::to_value(&r).unwrap();
+    assert!(json.get("key_policies").is_none(), "{json}");
+    let put = sign(
+        proposal(&net.client, KS, "put", vec![json!("guarded"), json!("v")]),
+        &net.client,
+    );
+    let written = endorse(&e, &put).await;
+    let b1 = net.block_of(
+        &genesis,
+        vec![
+            net.envelope_of(&put, &written, &net.client),
+            net.envelope_of(&set, &r, &net.client),
+        ],
+    );
+    replica.apply_block(&b1).unwrap();
+
+    let expected = vec![KeyPolicy {
+        namespace: KS.into(),
+        key: "guarded".into(),
+        policy: and.into(),
+    }];
+    // A value write, a delete and a policy change all report the policy in force.
+    for (function, args) in [
+        ("put", vec![json!("guarded"), json!("x")]),
+        ("del", vec![json!("guarded")]),
+        (
+            "set_key_policy",
+            vec![json!("guarded"), json!("'Org1MSP.peer'")],
+        ),
+    ] {
+        let p = sign(proposal(&net.client, KS, function, args), &net.client);
+        let r = endorse(&e, &p).await;
+        assert_eq!(r.response.status, 200, "{function}: {:?}", r.response);
+        assert_eq!(r.key_policies, expected, "{function}");
+        // Not part of what is signed.
+        assert_endorsement_verifies(&net, &r);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["key_policies"][0]["key"], "guarded", "{json}");
+    }
+    // Other keys, a read and an evaluation report nothing.
+    let p = sign(
+        proposal(&net.client, KS, "put", vec![json!("plain"), json!("x")]),
+        &net.client,
+    );
+    assert!(endorse(&e, &p).await.key_policies.is_empty());
+    let p = sign(
+        proposal(&net.client, KS, "get", vec![json!("guarded")]),
+        &net.client,
+    );
+    assert!(endorse(&e, &p).await.key_policies.is_empty());
+    let p = sign(
+        proposal(&net.client, KS, "put", vec![json!("guarded"), json!("y")]),
+        &net.client,
+    );
+    let r = evaluate(&e, &p).await;
+    assert_eq!(r.response.status, 200);
+    assert!(r.key_policies.is_empty());
 }

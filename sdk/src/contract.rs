@@ -1,14 +1,14 @@
 //! [`Contract`]: evaluate (query one endorser) and submit (endorse as the policy
 //! requires, order, wait for the commit).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use cellchain_core::bytes::sha256;
 use cellchain_core::crypto::random_nonce;
 use cellchain_core::protocol::{
-    decode, Endorsement, EndorserTransaction, Envelope, Header, Payload, PayloadData, Proposal,
-    ProposalResponse, ProposalResponsePayload, SignedProposal,
+    decode, Endorsement, EndorserTransaction, Envelope, Header, KeyPolicy, Payload, PayloadData,
+    Proposal, ProposalResponse, ProposalResponsePayload, SignedProposal, TxRwSet,
 };
 use cellchain_core::Bytes;
 use futures_util::future::try_join_all;
@@ -16,9 +16,13 @@ use serde_json::Value;
 
 use crate::error::{Attempt, SdkError};
 use crate::gateway::{now, Network};
-use crate::plan::{plan, EndorsingOrg, Plan};
+use crate::plan::{plan, plan_all, required_policies, satisfied, EndorsingOrg, Plan};
 use crate::profile::Endpoint;
 use crate::transaction::{Commit, SubmitResult, Transaction};
+
+/// Most further rounds of endorsements asked for key-level policies (a round
+/// can reveal policies only when endorsers are at different ledger heights).
+const MAX_EXTRA_ROUNDS: usize = 2;
 
 /// A chaincode on a channel. Cheap to clone; the `with_*` settings apply to the
 /// copy they return.
@@ -196,6 +200,17 @@ impl Contract {
     }
 
     /// As [`Contract::endorse`], with transient inputs.
+    ///
+    /// Endorsements are first asked as [planned](Contract::plan) from the
+    /// chaincode's policy. The endorsers report the key-level endorsement
+    /// policies of the keys the transaction writes; when the endorsements
+    /// obtained do not satisfy every policy the committer will check
+    /// ([`required_policies`]), the fewest further organisations satisfying
+    /// them all are asked ([`plan_all`]) and every response must agree. A
+    /// key-level policy that the profile's endorsers cannot satisfy is
+    /// [`SdkError::Plan`] naming the key. With
+    /// [`Contract::with_endorsing_orgs`] exactly the organisations named are
+    /// asked, whatever the policies.
     pub async fn endorse_with(
         &self,
         transient: BTreeMap<String, Bytes>,
@@ -205,39 +220,25 @@ impl Contract {
         let plan = self.plan()?;
         let (header, signed) = self.proposal(function, args, transient)?;
         let path = format!("/v1/channels/{}/endorse", self.network.channel);
-        let per_org = plan.orgs.iter().map(|(org, needed)| {
-            let (signed, path) = (&signed, &path);
-            async move {
-                let candidates = self
-                    .network
-                    .rank_by_height(self.network.org_endorsers(org))
-                    .await;
-                let mut got = Vec::new();
-                let mut attempts = Vec::new();
-                for node in &candidates {
-                    match self.ask(node, path, signed, "proposal").await {
-                        Ok(r) => got.push((node.name.clone(), r)),
-                        Err(Asked::Failed(e)) => return Err(e),
-                        Err(Asked::TryNext(a)) => attempts.push(a),
-                    }
-                    if got.len() == *needed {
-                        return Ok(got);
-                    }
-                }
-                Err(SdkError::Unavailable {
-                    role: "endorser",
-                    scope: format!(
-                        "organisation {org} ({needed} needed, {} in the profile)",
-                        candidates.len()
-                    ),
-                    request: "proposal",
-                    attempts,
-                })
+        let mut used: BTreeSet<String> = BTreeSet::new();
+        let mut responses = self.endorse_round(&plan, &signed, &path, &used).await?;
+        let mut agreed = agree(&signed.proposal, responses.clone())?;
+        if self.endorsing_orgs.is_none() {
+            for _ in 0..MAX_EXTRA_ROUNDS {
+                let Some(extra) = self.extra_plan(&agreed, &responses)? else {
+                    break;
+                };
+                tracing::info!(
+                    chaincode = %self.name,
+                    tx_id = %header.tx_id,
+                    orgs = ?extra.orgs,
+                    "key-level endorsement policies need further endorsements"
+                );
+                used.extend(responses.iter().map(|(n, _)| n.clone()));
+                responses.extend(self.endorse_round(&extra, &signed, &path, &used).await?);
+                agreed = agree(&signed.proposal, responses.clone())?;
             }
-        });
-        let responses: Vec<(String, ProposalResponse)> =
-            try_join_all(per_org).await?.into_iter().flatten().collect();
-        let agreed = agree(&signed.proposal, responses)?;
+        }
         let envelope = Envelope::sign(
             &Payload {
                 header: header.clone(),
@@ -260,6 +261,116 @@ impl Contract {
             agreed.payload,
             agreed.endorsers,
         ))
+    }
+
+    /// Asks `needed` distinct endorsers of each organisation of `plan`, none of
+    /// `exclude` (by profile name), highest ledger first.
+    async fn endorse_round(
+        &self,
+        plan: &Plan,
+        signed: &SignedProposal,
+        path: &str,
+        exclude: &BTreeSet<String>,
+    ) -> Result<Vec<(String, ProposalResponse)>, SdkError> {
+        let per_org = plan.orgs.iter().map(|(org, needed)| async move {
+            let candidates: Vec<Endpoint> = self
+                .network
+                .rank_by_height(self.network.org_endorsers(org))
+                .await
+                .into_iter()
+                .filter(|n| !exclude.contains(&n.name))
+                .collect();
+            let mut got = Vec::new();
+            let mut attempts = Vec::new();
+            for node in &candidates {
+                match self.ask(node, path, signed, "proposal").await {
+                    Ok(r) => got.push((node.name.clone(), r)),
+                    Err(Asked::Failed(e)) => return Err(e),
+                    Err(Asked::TryNext(a)) => attempts.push(a),
+                }
+                if got.len() == *needed {
+                    return Ok(got);
+                }
+            }
+            Err(SdkError::Unavailable {
+                role: "endorser",
+                scope: format!(
+                    "organisation {org} ({needed} needed, {} in the profile{})",
+                    candidates.len(),
+                    if exclude.is_empty() {
+                        ""
+                    } else {
+                        " besides those already endorsing"
+                    }
+                ),
+                request: "proposal",
+                attempts,
+            })
+        });
+        Ok(try_join_all(per_org).await?.into_iter().flatten().collect())
+    }
+
+    /// The further endorsements the key-level policies reported by the
+    /// endorsers need (their union), `None` when those obtained satisfy every
+    /// policy the committer will check.
+    fn extra_plan(
+        &self,
+        agreed: &Agreed,
+        responses: &[(String, ProposalResponse)],
+    ) -> Result<Option<Plan>, SdkError> {
+        let reported: BTreeSet<&KeyPolicy> = responses
+            .iter()
+            .flat_map(|(_, r)| r.key_policies.iter())
+            .collect();
+        if reported.is_empty() {
+            return Ok(None);
+        }
+        let reported: Vec<KeyPolicy> = reported.into_iter().cloned().collect();
+        let profile = self.network.profile();
+        let plan_error = |source| SdkError::Plan {
+            chaincode: self.name.clone(),
+            source,
+        };
+        let rwset = agreed
+            .rwset
+            .ns_rwsets
+            .iter()
+            .find(|ns| ns.namespace == self.name);
+        let required = required_policies(profile.policies.get(&self.name), rwset, &reported)
+            .map_err(plan_error)?;
+        let endorsers: Vec<&str> = agreed
+            .endorsements
+            .iter()
+            .map(|e| e.endorser.msp_id.as_str())
+            .collect();
+        if satisfied(&required, &endorsers) {
+            return Ok(None);
+        }
+        let mut endorsed: Vec<(String, usize)> = Vec::new();
+        for msp in endorsers {
+            match endorsed.iter_mut().find(|(m, _)| m == msp) {
+                Some((_, n)) => *n += 1,
+                None => endorsed.push((msp.to_string(), 1)),
+            }
+        }
+        let extra = plan_all(
+            &required,
+            &self.endorsing_orgs_of_profile(),
+            self.network.identity().msp_id(),
+            &endorsed,
+        )
+        .map_err(plan_error)?;
+        // Nothing more can be planned (the committer has the last word).
+        Ok((!extra.orgs.is_empty()).then_some(extra))
+    }
+
+    fn endorsing_orgs_of_profile(&self) -> Vec<EndorsingOrg> {
+        self.network
+            .profile()
+            .organizations
+            .iter()
+            .map(|o| EndorsingOrg::new(&o.msp_id, o.endorsers.len()))
+            .collect()
     }
 
     /// The organisations to ask: the explicit override, else planned from the
@@ -285,11 +396,7 @@ impl Contract {
             .ok_or_else(|| SdkError::NoPolicy {
                 chaincode: self.name.clone(),
             })?;
-        let orgs: Vec<EndorsingOrg> = profile
-            .organizations
-            .iter()
-            .map(|o| EndorsingOrg::new(&o.msp_id, o.endorsers.len()))
-            .collect();
+        let orgs = self.endorsing_orgs_of_profile();
         plan(policy, &orgs, self.network.identity().msp_id()).map_err(|source| SdkError::Plan {
             chaincode: self.name.clone(),
             source,
@@ -378,6 +485,8 @@ pub(crate) struct Agreed {
     pub payload: Vec<u8>,
     pub endorsements: Vec<Endorsement>,
     pub endorsers: Vec<String>,
+    /// The agreed read/write set.
+    pub rwset: TxRwSet,
 }
 
 /// Checks that every endorser signed byte-identical response payloads for this
@@ -439,6 +548,7 @@ pub(crate) fn agree(
         payload: decoded.response.payload.0,
         endorsements,
         endorsers,
+        rwset: decoded.rwset,
     })
 }
 
@@ -476,6 +586,7 @@ mod tests {
                 signature: Bytes(vec![1, 2, 3]),
             }),
             ledger_height: 3,
+            key_policies: vec![],
         }
     }
 

@@ -8,7 +8,9 @@
 //!   - [`Contract::evaluate`]: a read-only call on one endorser (the caller's
 //!     organisation's first, highest ledger first, the next on failure);
 //!   - [`Contract::submit`]: endorsements from the organisations the policy needs
-//!     ([`plan`]), checked to agree byte for byte, assembled into a signed
+//!     ([`plan`]), then from those the key-level policies of the keys written
+//!     need, as the endorsers report them ([`plan::plan_all`]), checked to
+//!     agree byte for byte, assembled into a signed
 //!     envelope, broadcast to an orderer (the next on failure), and the commit
 //!     status awaited: [`SubmitResult`], or [`SdkError::Invalid`] with the
 //!     transaction's validation code (e.g. `MVCC_READ_CONFLICT`);

@@ -80,6 +80,7 @@ async fn endorse(State(n): State<Node>, Json(signed): Json<SignedProposal>) -> R
                 payload: None,
                 endorsement: None,
                 ledger_height: n.height,
+                key_policies: vec![],
             })
             .into_response()
         }
@@ -112,6 +113,7 @@ async fn endorse(State(n): State<Node>, Json(signed): Json<SignedProposal>) -> R
             signature: Bytes(vec![1]),
         }),
         ledger_height: n.height,
+        key_policies: vec![],
     })
     .into_response()
 }

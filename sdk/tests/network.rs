@@ -2,6 +2,8 @@
 //! endorser (kitchen-sink contract) for each of Org1 and Org2, chaincode `cc`
 //! endorsed by `AND(Org1, Org2)`. The client is Org1's `app1`; the profile also
 //! lists an unreachable endorser and orderer, which the SDK must step over.
+//! A second network endorses `cc` with `OR(Org1, Org2)` and a key-level policy
+//! `AND(Org1, Org2)` on one key, which the SDK learns from the endorsers.
 
 #[path = "../../tests/tests/common/mod.rs"]
 mod common;
@@ -168,6 +170,144 @@ policies:
     let next = blocks.next().await.unwrap().unwrap();
     assert_eq!(next.header.number, 1);
     assert_eq!(blocks.checkpoint().block, 2);
+
+    kill_all(endorsers);
+}
+
+/// Panics with the error and the nodes' logs.
+fn or_logs<T>(net: &Net) -> impl FnOnce(SdkError) -> T + '_ {
+    move |e| panic!("{e}\n{}", net.logs())
+}
+
+/// `cc` on the test channel endorsed by either organisation.
+const OR_POLICY: &str = "OR('Org1MSP.peer', 'Org2MSP.peer')";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sdk_asks_the_further_endorsers_a_key_level_policy_needs() {
+    let mut net = Net::new();
+    std::fs::write(
+        &net.definitions,
+        format!(
+            "channels:\n  {CHANNEL}:\n    - {{name: {CC}, version: '1.0', sequence: 1, endorsement_policy: {{signature: \"{OR_POLICY}\"}}}}\n"
+        ),
+    )
+    .unwrap();
+    net.start_orderers();
+    let c1 = net.add_committer("committer1", "Org1MSP", &[CHANNEL], &[]);
+    let c2 = net.add_committer("committer2", "Org2MSP", &[CHANNEL], &[]);
+    net.wait_leader(CHANNEL).await;
+    net.start_committer(c1);
+    net.start_committer(c2);
+    net.wait_committed(c1, CHANNEL, 1).await;
+    let wasm = kitchen_sink_wasm();
+    let mut endorsers = vec![
+        add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL, &wasm),
+        add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL, &wasm),
+    ];
+    for e in &mut endorsers {
+        e.start();
+    }
+    let all: Vec<&Proc> = endorsers.iter().collect();
+    wait_until(&net, &all, CHANNEL, |s| s["height"].as_u64() >= Some(1)).await;
+
+    let home = net.dir.path().join("app1");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("cert.pem"), &net.client1.id.cert).unwrap();
+    std::fs::write(home.join("key.pem"), &net.client1.key_pem).unwrap();
+    let identity =
+        Identity::from_files("Org1MSP", home.join("cert.pem"), home.join("key.pem")).unwrap();
+    let orderers: Vec<String> = net
+        .orderers
+        .iter()
+        .map(|o| format!("127.0.0.1:{}", o.port))
+        .collect();
+    let profile = ConnectionProfile::parse(
+        &format!(
+            "name: sdk-key-policy-test
+organizations:
+  - msp_id: Org1MSP
+    endorsers: [{{name: endorser1, address: '127.0.0.1:{}'}}]
+    committers: [{{name: committer1, address: '127.0.0.1:{}'}}]
+  - msp_id: Org2MSP
+    endorsers: [{{name: endorser2, address: '127.0.0.1:{}'}}]
+    committers: [{{name: committer2, address: '127.0.0.1:{}'}}]
+orderers: [{}]
+policies:
+  {CC}: \"{OR_POLICY}\"
+",
+            endorsers[0].port,
+            net.committers[c1].port,
+            endorsers[1].port,
+            net.committers[c2].port,
+            orderers.join(", "),
+        ),
+        "key-policy profile",
+    )
+    .unwrap();
+    let options = GatewayOptions {
+        commit_timeout: Duration::from_secs(20),
+        ..GatewayOptions::default()
+    };
+    let gateway = Gateway::connect_with(identity, profile, options).unwrap();
+    let contract = gateway.network(CHANNEL).contract(CC);
+    assert_eq!(contract.plan().unwrap().msp_ids(), ["Org1MSP"]);
+
+    // The key and its policy, set by Org1 alone: the key has no policy yet,
+    // so the chaincode's OR governs the write.
+    let and = "AND('Org1MSP.peer', 'Org2MSP.peer')";
+    let set = contract
+        .clone()
+        .with_endorsing_orgs(["Org1MSP"])
+        .submit("set_key_policy", vec![json!("guarded"), json!(and)])
+        .await
+        .unwrap_or_else(or_logs(&net));
+    // Both endorsers must have the policy before simulating again.
+    wait_until(&net, &all, CHANNEL, |s| {
+        s["height"].as_u64() > Some(set.block)
+    })
+    .await;
+
+    // A plain write of the key, planned from OR: the endorsers report the
+    // key's policy and the SDK asks Org2 too.
+    let tx = contract
+        .endorse("put", vec![json!("guarded"), json!("x")])
+        .await
+        .unwrap_or_else(or_logs(&net));
+    assert_eq!(tx.endorsers(), ["endorser1", "endorser2"]);
+    let done = tx
+        .submit()
+        .await
+        .unwrap_or_else(or_logs(&net))
+        .status()
+        .await
+        .unwrap_or_else(or_logs(&net));
+    let status = net.wait_tx(c2, CHANNEL, done.tx_id).await;
+    assert_eq!(status["code"]["name"], "VALID", "{status}");
+    let value = contract
+        .evaluate("get", vec![json!("guarded")])
+        .await
+        .unwrap();
+    assert_eq!(value, br#""x""#);
+
+    // Another key is still endorsed by the caller's organisation alone.
+    let tx = contract
+        .endorse("put", vec![json!("plain"), json!("x")])
+        .await
+        .unwrap_or_else(or_logs(&net));
+    assert_eq!(tx.endorsers(), ["endorser1"]);
+
+    // What the SDK did before: Org1 alone fails the key's policy at commit.
+    match contract
+        .clone()
+        .with_endorsing_orgs(["Org1MSP"])
+        .submit("put", vec![json!("guarded"), json!("y")])
+        .await
+    {
+        Err(SdkError::Invalid { code, .. }) => {
+            assert_eq!(code, TxValidationCode::EndorsementPolicyFailure)
+        }
+        other => panic!("expected an endorsement policy failure, got {other:?}"),
+    }
 
     kill_all(endorsers);
 }

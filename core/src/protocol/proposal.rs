@@ -268,6 +268,30 @@ pub struct ProposalResponse {
     pub endorsement: Option<Endorsement>,
     /// The height of the endorser's state replica when it simulated.
     pub ledger_height: u64,
+    /// Advice to the client, outside the signed payload: the key-level
+    /// endorsement policies in force, in the snapshot the endorser simulated
+    /// on, for the keys the read/write set writes (values, deletes and
+    /// metadata of the invoked namespace). A key the transaction gives its
+    /// first policy is not listed (the existing policies are the ones the
+    /// committer checks); a key replacing its policy lists the committed one.
+    /// The client plans further endorsements from it (Fabric Gateway
+    /// behaviour); the committer re-checks every policy regardless, so a wrong
+    /// or missing entry costs at worst an invalid transaction. Empty, and left
+    /// out of the JSON, when no written key has a policy or nothing was endorsed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_policies: Vec<KeyPolicy>,
+}
+
+/// A key-level endorsement policy (the key's `VALIDATION_PARAMETER` metadata),
+/// as an endorser reports it in [`ProposalResponse::key_policies`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct KeyPolicy {
+    /// The chaincode namespace of the key.
+    pub namespace: String,
+    pub key: String,
+    /// Signature policy text, e.g. `AND('Org1MSP.peer', 'Org2MSP.peer')`, as
+    /// committed (it may fail to parse: then no endorsement can satisfy it).
+    pub policy: String,
 }
 
 impl ProposalResponse {
