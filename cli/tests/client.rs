@@ -5,56 +5,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use common::{code, s, stderr, stdout, text};
+use common::{code, free_port, s, stderr, stdout, text, workspace, workspace_bin, Down};
 use serde_json::Value;
 
 const CC: &str = "test-kitchen-sink";
-
-/// Builds binary `bin` of workspace package `package` (once per test process)
-/// and returns its path (as tests/network.rs does).
-fn workspace_bin(package: &str, bin: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    built
-        .entry(bin.to_string())
-        .or_insert_with(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-p", package, "--bin", bin])
-                .current_dir(workspace())
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building {bin} failed");
-            std::env::current_exe()
-                .unwrap()
-                .ancestors()
-                .map(|d| d.join(bin))
-                .find(|p| p.is_file())
-                .unwrap_or_else(|| panic!("target/debug/{bin} next to the test binary"))
-        })
-        .clone()
-}
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn topology() -> String {
     let mut y = String::from("name: client-test\norganizations:\n");
@@ -69,17 +27,6 @@ fn topology() -> String {
     );
     y += "channels:\n  - name: testchannel\n    organizations: [Org1MSP, Org2MSP]\n    consenters: [orderer0]\n    batch:\n      batch_timeout: 100ms\n    raft:\n      tick_interval: 100ms\n      election_tick: 10\n      heartbeat_tick: 1\n";
     y
-}
-
-/// Runs `down` when dropped, so no node outlives the test.
-struct Down(PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = Command::new(env!("CARGO_BIN_EXE_cellchain"))
-            .args(["network", "down", "--dir", s(&self.0)])
-            .output();
-    }
 }
 
 /// Runs `cellchain ARGS --dir DIR`.

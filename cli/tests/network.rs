@@ -6,53 +6,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
 
-use common::{s, text};
+use common::{free_port, s, text, workspace, workspace_bin, Down};
 use serde_json::Value;
-
-/// Builds binary `bin` of workspace package `package` (once per test process)
-/// and returns its path in the target directory of the running test (as
-/// committer/tests/support/mod.rs does).
-fn workspace_bin(package: &str, bin: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    built
-        .entry(bin.to_string())
-        .or_insert_with(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-p", package, "--bin", bin])
-                .current_dir(workspace())
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building {bin} failed");
-            std::env::current_exe()
-                .unwrap()
-                .ancestors()
-                .map(|d| d.join(bin))
-                .find(|p| p.is_file())
-                .unwrap_or_else(|| panic!("target/debug/{bin} next to the test binary"))
-        })
-        .clone()
-}
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn topology() -> String {
     let mut y = String::from("name: network-test\norganizations:\n");
@@ -140,17 +98,6 @@ fn assert_all_up(st: &[Value]) {
     assert_eq!(leaders.len(), 1);
     for (ch, names) in leaders {
         assert_eq!(names.len(), 1, "exactly one leader on {ch}: {names:?}");
-    }
-}
-
-/// Runs `down` when dropped, so no node outlives the test.
-struct Down(PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = Command::new(env!("CARGO_BIN_EXE_cellchain"))
-            .args(["network", "down", "--dir", s(&self.0)])
-            .output();
     }
 }
 

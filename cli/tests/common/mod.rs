@@ -4,8 +4,10 @@
 // Each test file uses its own subset.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
 
 /// Runs `cellchain` with `args` and waits for it.
 pub fn cellchain(args: &[&str]) -> Output {
@@ -65,4 +67,56 @@ pub fn crypto_generate_ok(dir: &Path, yaml: &str, out: &str) -> std::path::PathB
     let run = crypto_generate(dir, yaml, out, &[]);
     assert!(run.status.success(), "{}", text(&run));
     dir.join(out)
+}
+
+/// Builds binary `bin` of workspace package `package` (once per test process)
+/// and returns its path in the target directory of the running test (as
+/// committer/tests/support/mod.rs does).
+pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    built
+        .entry(bin.to_string())
+        .or_insert_with(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "-p", package, "--bin", bin])
+                .current_dir(workspace())
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building {bin} failed");
+            std::env::current_exe()
+                .unwrap()
+                .ancestors()
+                .map(|d| d.join(bin))
+                .find(|p| p.is_file())
+                .unwrap_or_else(|| panic!("target/debug/{bin} next to the test binary"))
+        })
+        .clone()
+}
+
+pub fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `down` when dropped, so no node outlives the test.
+pub struct Down(pub PathBuf);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_cellchain"))
+            .args(["network", "down", "--dir", s(&self.0)])
+            .output();
+    }
 }
