@@ -33,7 +33,7 @@ use cellchain_core::Hash32;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::replica::{checked_private_writes, Applied, Replica};
+use crate::replica::{checked_private_writes, replica_updates, Applied, Replica};
 
 /// First and longest wait between two connection attempts.
 pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -263,13 +263,20 @@ async fn apply_line(
     line: Vec<u8>,
 ) -> Result<Applied, String> {
     let r = replica.clone();
-    let (block, needs) = tokio::task::spawn_blocking(move || {
+    let (block, updates, needs) = tokio::task::spawn_blocking(move || {
         let block: Block = serde_json::from_slice(&line)
             .map_err(|e| format!("the feed sent something that is not a block: {e}"))?;
-        let needs = r
-            .private_needs(&block)
-            .map_err(|e| format!("block {}: {e}", block.header.number))?;
-        Ok::<_, String>((block, needs))
+        // Derived once, for the needs and the apply; not for a resent block.
+        let updates = if block.header.number < r.height() {
+            None
+        } else {
+            Some(
+                replica_updates(&block)
+                    .map_err(|e| format!("block {}: {e}", block.header.number))?,
+            )
+        };
+        let needs = updates.as_ref().map(|u| r.needs_of(u)).unwrap_or_default();
+        Ok::<_, String>((block, updates, needs))
     })
     .await
     .map_err(|e| format!("reading a block panicked: {e}"))??;
@@ -305,7 +312,7 @@ async fn apply_line(
             }
         };
         let applied = replica
-            .apply_block_with_private(&block, &private)
+            .apply_validated(&block, updates.as_ref(), &private)
             .map_err(|e| format!("block {number}: {e}"))?;
         if applied == Applied::Applied {
             tracing::debug!(%channel, number, txs = block.data.envelopes.len(), private_values = private.len(), "block applied to the replica");

@@ -151,17 +151,22 @@ impl Replica {
     /// applying `block`: none for a block the replica already has, or without
     /// [membership](Replica::with_membership).
     pub fn private_needs(&self, block: &Block) -> Result<Vec<PrivateNeed>, ReplicaError> {
-        let Some((msp_id, definitions)) = &self.membership else {
-            return Ok(Vec::new());
-        };
-        if block.header.number < self.height() {
+        if self.membership.is_none() || block.header.number < self.height() {
             return Ok(Vec::new());
         }
-        let updates = replica_updates(block)?;
-        if updates.hashed_writes.is_empty() {
-            return Ok(Vec::new());
+        Ok(self.needs_of(&replica_updates(block)?))
+    }
+
+    /// As [`Replica::private_needs`], from the block's updates already derived.
+    pub fn needs_of(&self, updates: &UpdateBatch) -> Vec<PrivateNeed> {
+        match &self.membership {
+            Some((msp_id, definitions))
+                if updates.block >= self.height() && !updates.hashed_writes.is_empty() =>
+            {
+                private_needs(updates, definitions, msp_id)
+            }
+            _ => Vec::new(),
         }
-        Ok(private_needs(&updates, definitions, msp_id))
     }
 
     /// Private values stored with blocks by this process.
@@ -236,6 +241,18 @@ impl Replica {
         block: &Block,
         private: &[PrivateWrite],
     ) -> Result<Applied, ReplicaError> {
+        self.apply_validated(block, None, private)
+    }
+
+    /// As [`Replica::apply_block_with_private`], with the block's updates
+    /// already derived (`None`: derive them here); the follower derives them
+    /// once for both [`Replica::needs_of`] and the apply.
+    pub fn apply_validated(
+        &self,
+        block: &Block,
+        updates: Option<&UpdateBatch>,
+        private: &[PrivateWrite],
+    ) -> Result<Applied, ReplicaError> {
         let mut store = self.store.lock().expect("store lock");
         let (height, _) = store.savepoint();
         let number = block.header.number;
@@ -263,9 +280,16 @@ impl Replica {
                 return Err(ReplicaError::BrokenChain { block: number });
             }
         }
-        let updates = replica_updates(block)?;
-        check_against_block(&updates, private)?;
-        store.apply(&updates, commit_hash, private)?;
+        let derived;
+        let updates = match updates {
+            Some(u) => u,
+            None => {
+                derived = replica_updates(block)?;
+                &derived
+            }
+        };
+        check_against_block(updates, private)?;
+        store.apply(updates, commit_hash, private)?;
         self.private_stored
             .fetch_add(private.len() as u64, Ordering::Relaxed);
         *last_hash = Some(block.hash());
