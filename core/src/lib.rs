@@ -14,6 +14,7 @@ pub mod bytes;
 pub mod config;
 pub mod crypto;
 pub mod identity;
+pub mod lifecycle;
 pub mod merkle;
 pub mod policy;
 pub mod protocol;

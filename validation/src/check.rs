@@ -12,6 +12,9 @@ use cellchain_core::protocol::{
     TxValidationCode as Code, VALIDATION_PARAMETER,
 };
 
+use cellchain_core::lifecycle::{self, LifecycleKey, LIFECYCLE};
+use cellchain_core::protocol::NsRwSet;
+
 use crate::identity_cache::IdentityCache;
 use crate::policy::PolicyInput;
 use crate::{CommittedState, Definitions, StateError};
@@ -74,7 +77,7 @@ pub(crate) fn check(ctx: &Ctx<'_>, envelope: &Envelope) -> Result<Checked, State
     }
     // 5. Creator, judged at the transaction's time.
     let now = header.timestamp.seconds;
-    let creator_ok = match ctx.cache.validate(ctx.msps, &header.creator, now) {
+    let creator_role = match ctx.cache.validate(ctx.msps, &header.creator, now) {
         Ok(creator) => ctx
             .provider
             .verify(
@@ -82,12 +85,13 @@ pub(crate) fn check(ctx: &Ctx<'_>, envelope: &Envelope) -> Result<Checked, State
                 &envelope.signed_message(),
                 &envelope.signature,
             )
-            .is_ok(),
-        Err(_) => false,
+            .ok()
+            .map(|_| creator.role),
+        Err(_) => None,
     };
-    if !creator_ok {
+    let Some(creator_role) = creator_role else {
         return Ok(Checked::fail(Code::BadCreatorSignature));
-    }
+    };
     let mut out = Checked {
         tx_id: Some(header.tx_id),
         code: Code::Valid,
@@ -106,7 +110,7 @@ pub(crate) fn check(ctx: &Ctx<'_>, envelope: &Envelope) -> Result<Checked, State
             return Ok(out);
         }
     };
-    match check_endorser_tx(ctx, header, etx)? {
+    match check_endorser_tx(ctx, header, creator_role, etx)? {
         Ok(tx) => {
             if !tx.policy.satisfied(ctx.channel, |_| None) {
                 out.code = Code::EndorsementPolicyFailure;
@@ -122,6 +126,7 @@ pub(crate) fn check(ctx: &Ctx<'_>, envelope: &Envelope) -> Result<Checked, State
 fn check_endorser_tx(
     ctx: &Ctx<'_>,
     header: &Header,
+    creator_role: Role,
     etx: &EndorserTransaction,
 ) -> Result<Result<CheckedTx, Code>, StateError> {
     // 8-9. The proposal belongs to this header, the response to this proposal
@@ -143,8 +148,13 @@ fn check_endorser_tx(
     if !response.response.is_success() {
         return Ok(Err(Code::InvalidEndorserTransaction));
     }
-    // 11-12. Chaincode definition.
-    let Some(def) = ctx.defs.definition(&proposal.chaincode) else {
+    // 11-12. Chaincode definition (`_lifecycle` is built in).
+    let def = if proposal.chaincode == LIFECYCLE {
+        Some(lifecycle::builtin_definition())
+    } else {
+        ctx.defs.definition(&proposal.chaincode)
+    };
+    let Some(def) = def else {
         return Ok(Err(Code::InvalidChaincode));
     };
     if def.version != response.chaincode.version || def.sequence != response.chaincode.sequence {
@@ -171,6 +181,9 @@ fn check_endorser_tx(
             continue;
         }
         if ns.namespace != namespace {
+            return Ok(Err(Code::IllegalWriteset));
+        }
+        if namespace == LIFECYCLE && !lifecycle_writes_allowed(ns, &header.creator.msp_id, creator_role) {
             return Ok(Err(Code::IllegalWriteset));
         }
         for c in ns
@@ -238,7 +251,13 @@ fn check_endorser_tx(
     }
     let mut written_policies = Vec::with_capacity(written.len());
     for key in written {
-        let policy = ctx.state.key_policy(&namespace, &key)?;
+        // `_lifecycle` keys carry no metadata: an approval needs its
+        // organisation's peer, a definition the channel's LifecycleEndorsement.
+        let policy = if namespace == LIFECYCLE {
+            lifecycle::key_policy(&key)
+        } else {
+            ctx.state.key_policy(&namespace, &key)?
+        };
         written_policies.push((key, policy));
     }
     Ok(Ok(CheckedTx {
@@ -251,4 +270,31 @@ fn check_endorser_tx(
             writes_private,
         },
     }))
+}
+
+/// Rule 14 for the `_lifecycle` namespace: written by an organisation's admin
+/// only; plain value writes of well-formed keys only (no deletes, metadata or
+/// private data); each value a definition of the key's chaincode; an approval
+/// only for the admin's own organisation.
+fn lifecycle_writes_allowed(ns: &NsRwSet, creator_org: &str, creator_role: Role) -> bool {
+    if creator_role != Role::Admin || !ns.metadata_writes.is_empty() {
+        return false;
+    }
+    if ns.collections.iter().any(|c| !c.hashed_writes.is_empty()) {
+        return false;
+    }
+    ns.writes.iter().all(|w| {
+        let Some(key) = LifecycleKey::parse(&w.key) else {
+            return false;
+        };
+        if w.is_delete {
+            return false;
+        }
+        if let LifecycleKey::Approval { org, .. } = key {
+            if org != creator_org {
+                return false;
+            }
+        }
+        lifecycle::decode_definition(&w.value).is_ok_and(|d| d.name == key.chaincode())
+    })
 }

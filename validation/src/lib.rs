@@ -36,9 +36,9 @@
 //! | 11 | the chaincode is defined on the channel | `InvalidChaincode` (25) |
 //! | 12 | the endorsed (version, sequence) is the current definition | `ChaincodeVersionConflict` (18) |
 //! | 13 | each namespace appears once in the read/write set | `BadRwset` (22) |
-//! | 14 | writes, metadata writes and private writes only in the invoked chaincode's namespace, private writes only to its defined collections, and to a member-only-write collection only by a creator of a member organisation | `IllegalWriteset` (23) |
+//! | 14 | writes, metadata writes and private writes only in the invoked chaincode's namespace, private writes only to its defined collections, and to a member-only-write collection only by a creator of a member organisation; in `_lifecycle`, only value writes of well-formed keys holding a definition of the key's chaincode, by an admin, an approval only by an admin of the approving organisation | `IllegalWriteset` (23) |
 //! | 15 | each key written at most once per kind; deletes carry no value; private writes carry a value hash unless deletes; a `VALIDATION_PARAMETER` is a signature policy | `InvalidWriteset` (24) |
-//! | 16 | the endorsements (valid peers of the channel whose signature over `endorsement_message(response_payload, endorser)` verifies, distinct by certificate; others count as missing) satisfy the key-level policies of the written keys and, if a written key has none or nothing is written, the chaincode's policy | `EndorsementPolicyFailure` (10) |
+//! | 16 | the endorsements (valid peers of the channel whose signature over `endorsement_message(response_payload, endorser)` verifies, distinct by certificate; others count as missing) satisfy the key-level policies of the written keys and, if a written key has none or nothing is written, the chaincode's policy; in `_lifecycle`, an approval of organisation X needs X's peer and a definition the channel's `LifecycleEndorsement` | `EndorsementPolicyFailure` (10) |
 //! | 17 | in block order: every read version (public, and private by key hash) equals the committed one, counting earlier valid transactions of the block | `MvccReadConflict` (11) |
 //! | 18 | in block order: every range query re-run over committed state plus earlier valid writes returns the same keys and versions | `PhantomReadConflict` (12) |
 //!
@@ -92,7 +92,7 @@ use cellchain_core::protocol::{TxId, TxValidationCode, Version};
 use serde::{Deserialize, Serialize};
 
 pub use chaincode::{
-    parse_definitions, ChaincodeDefinition, CollectionConfig, DefinitionSet, EndorsementPolicy,
+    touches_definitions, ChaincodeDefinition, CollectionConfig, DefinitionSet, EndorsementPolicy,
 };
 pub use commit::{commit_hash, COMMIT_HASH_TAG};
 pub use private::{

@@ -233,6 +233,7 @@ mod tests {
                 name: "cc".into(),
                 version: "1".into(),
                 sequence: 1,
+                wasm_hash: cellchain_core::bytes::sha256(b"cc"),
                 endorsement_policy: EndorsementPolicy::Signature(
                     cellchain_core::policy::SignaturePolicy::parse("OR('Org1MSP.peer')").unwrap(),
                 ),

@@ -279,6 +279,23 @@ impl ChannelConfig {
     /// Evaluates a channel policy (`Readers`, `Writers`, `Admins`,
     /// `LifecycleEndorsement`, `Endorsement`) over distinct validated signers.
     pub fn evaluate_policy(&self, name: &str, signers: &[Identity]) -> Result<bool, ConfigError> {
+        let refs: Vec<SignerRef> = signers
+            .iter()
+            .map(|i| SignerRef {
+                msp_id: &i.msp_id,
+                role: i.role,
+            })
+            .collect();
+        self.evaluate_policy_refs(name, &refs)
+    }
+
+    /// [`Self::evaluate_policy`] over (organisation, role) pairs, e.g. the
+    /// organisations that approved a chaincode definition, each as its peer.
+    pub fn evaluate_policy_refs(
+        &self,
+        name: &str,
+        refs: &[SignerRef<'_>],
+    ) -> Result<bool, ConfigError> {
         let policy = self
             .policies
             .get(name)
@@ -287,20 +304,13 @@ impl ChannelConfig {
                 name: name.to_string(),
                 known: super::network::CHANNEL_POLICY_NAMES.join(", "),
             })?;
-        let refs: Vec<SignerRef> = signers
-            .iter()
-            .map(|i| SignerRef {
-                msp_id: &i.msp_id,
-                role: i.role,
-            })
-            .collect();
         Ok(match policy {
-            Policy::Signature(sp) => sp.evaluate(&refs),
+            Policy::Signature(sp) => sp.evaluate(refs),
             // Only organisations that define the sub-policy take part (Fabric's rule).
             Policy::ImplicitMeta(m) => m.evaluate(
                 self.organizations
                     .iter()
-                    .map(|o| o.policies.get(&m.sub_policy).map(|p| p.evaluate(&refs))),
+                    .map(|o| o.policies.get(&m.sub_policy).map(|p| p.evaluate(refs))),
             ),
         })
     }

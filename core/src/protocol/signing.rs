@@ -16,6 +16,7 @@ pub const CONFIG: &[u8] = b"cellchain/config/v1\0";
 pub const DELIVER: &[u8] = b"cellchain/deliver/v1\0";
 pub const CLUSTER: &[u8] = b"cellchain/cluster/v1\0";
 pub const QUERY: &[u8] = b"cellchain/query/v1\0";
+pub const INSTALL: &[u8] = b"cellchain/install/v1\0";
 
 fn tagged(tag: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let len = tag.len() + parts.iter().map(|p| p.len()).sum::<usize>();
@@ -77,4 +78,10 @@ pub fn cluster_message(body: &[u8]) -> Vec<u8> {
 /// Signed by a client querying a committer's ledger (query request bytes).
 pub fn query_message(request: &[u8]) -> Vec<u8> {
     tagged(QUERY, &[request])
+}
+
+/// Signed by an organisation's admin: a chaincode install request (with the
+/// whole package in it).
+pub fn install_message(request: &[u8]) -> Vec<u8> {
+    tagged(INSTALL, &[request])
 }
