@@ -134,7 +134,11 @@ pub trait CommittedState {
     fn is_committed(&self, tx_id: &TxId) -> Result<bool, StateError>;
 }
 
-/// The chaincode definitions in force on the channel.
+/// The chaincode definitions in force on the channel: those committed through
+/// the lifecycle before this block (see `cellchain_core::lifecycle`). A
+/// definition committed in a block governs from the next block on, so a
+/// transaction in the same block as an upgrade is judged under the old one.
+/// `_lifecycle` itself is built in and never asked for.
 pub trait Definitions {
     /// The definition of `chaincode` in force for this block, `None` if the
     /// chaincode is not defined on the channel.

@@ -165,8 +165,6 @@ pub enum LifecycleError {
         next: u64,
         proposed: u64,
     },
-    #[error("{0}")]
-    NotReady(Readiness),
 }
 
 /// Checks a definition on its own and against the committed one: a valid name,
