@@ -1,8 +1,9 @@
 //! Starting an endorser from its configuration file: identity, channels
-//! (genesis blocks), chaincode definitions, the runtime and installed modules,
-//! the replicas and their feed followers, and the HTTP server; and stopping it.
+//! (genesis blocks), the runtime and the installed packages (compiled again
+//! from `data_dir/chaincode/packages`), the replicas (whose `_lifecycle`
+//! namespace holds the chaincode definitions) and their feed followers, and
+//! the HTTP server; and stopping it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
@@ -10,16 +11,17 @@ use cellchain_chaincode_runtime::Runtime;
 use cellchain_core::config::{block_from_json, verify_genesis_block};
 use cellchain_core::crypto::{default_provider, signer_from_pkcs8_pem, Signer};
 use cellchain_core::identity::{Role, SerializedIdentity};
-use cellchain_validation::{parse_definitions, DefinitionSet};
 use tokio::sync::watch;
 
 use crate::config::EndorserConfig;
 use crate::endorse::{now, ChannelSetup, Endorser, EndorserSetup};
 use crate::feed::{follow, FeedClient};
+use crate::install::PackageStore;
 use crate::service;
 
-/// Builds the endorser of `config` (blocking: reads files, compiles modules).
-pub fn load(config: &EndorserConfig) -> anyhow::Result<(Endorser, Runtime)> {
+/// Builds the endorser of `config` (blocking: reads files, compiles the
+/// installed modules).
+pub fn load(config: &EndorserConfig) -> anyhow::Result<Endorser> {
     let provider = default_provider();
     let cert_pem = std::fs::read_to_string(&config.cert).with_context(|| {
         format!(
@@ -37,23 +39,6 @@ pub fn load(config: &EndorserConfig) -> anyhow::Result<(Endorser, Runtime)> {
         msp_id: config.msp_id.clone(),
         cert: cert_pem,
     };
-    let definitions_text = std::fs::read_to_string(&config.definitions).with_context(|| {
-        format!(
-            "cannot read the chaincode definitions {}",
-            config.definitions.display()
-        )
-    })?;
-    let mut definitions = parse_definitions(&definitions_text).map_err(|e| {
-        anyhow!(
-            "the chaincode definitions {} are not valid: {e}",
-            config.definitions.display()
-        )
-    })?;
-    let runtime = Runtime::new(
-        config.runtime.clone(),
-        Some(config.data_dir.join("chaincode-cache")),
-    )
-    .map_err(|e| anyhow!("{e}"))?;
 
     let now_unix = now().seconds;
     let mut channels = Vec::new();
@@ -85,63 +70,44 @@ pub fn load(config: &EndorserConfig) -> anyhow::Result<(Endorser, Runtime)> {
         }
         channels.push(ChannelSetup {
             genesis,
-            definitions: definitions.remove(&id).unwrap_or_default(),
             state_dir: config.data_dir.join(&id).join("state"),
             config: channel_config,
-            chaincodes: HashMap::new(),
         });
     }
-    for channel in definitions.keys() {
-        tracing::warn!(%channel, "the definitions file defines chaincodes on a channel this endorser does not serve");
-    }
-    for module in &config.chaincodes {
-        let Some(ch) = channels
-            .iter_mut()
-            .find(|c| c.config.channel_id == module.channel)
-        else {
-            bail!(
-                "chaincode {} is configured for channel {}, which this endorser does not serve",
-                module.name,
-                module.channel
-            );
-        };
-        if !is_defined(&ch.definitions, &module.name) {
-            bail!(
-                "chaincode {} is not defined on channel {} in {}: define it before installing it",
-                module.name,
-                module.channel,
-                config.definitions.display()
-            );
-        }
-        let wasm = std::fs::read(&module.wasm).with_context(|| {
-            format!(
-                "cannot read the module of chaincode {}: {}",
-                module.name,
-                module.wasm.display()
-            )
-        })?;
-        let installed = runtime.install(&wasm).map_err(|e| {
-            anyhow!(
-                "chaincode {} ({}) cannot be installed: {e}",
-                module.name,
-                module.wasm.display()
-            )
-        })?;
-        tracing::info!(channel = %module.channel, chaincode = %module.name, sha256 = %installed.sha256(), origin = ?installed.origin(), "chaincode installed");
-        ch.chaincodes.insert(module.name.clone(), installed);
-    }
+    let runtime = Runtime::new(
+        config.runtime.clone(),
+        Some(config.data_dir.join("chaincode-cache")),
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let packages = PackageStore::open(&config.packages_dir(), Arc::new(runtime))?;
+    tracing::info!(
+        packages = packages.list().len(),
+        dir = %packages.dir().display(),
+        "installed chaincode packages loaded"
+    );
     let endorser = Endorser::new(EndorserSetup {
         name: config.name.clone(),
         identity,
         signer,
         proposal_skew: config.proposal_skew(),
         channels,
+        packages: Arc::new(packages),
     })?;
-    Ok((endorser, runtime))
-}
-
-fn is_defined(set: &DefinitionSet, name: &str) -> bool {
-    set.0.contains_key(name)
+    for (id, ch) in &endorser.channels {
+        let defs = ch.definitions();
+        for d in defs.0.values() {
+            let package = endorser.packages.get(&d.wasm_hash);
+            tracing::info!(
+                channel = %id,
+                chaincode = %d.name,
+                version = %d.version,
+                sequence = d.sequence,
+                package_id = %package.as_ref().map_or("(not installed)", |p| p.info.package_id.as_str()),
+                "chaincode defined"
+            );
+        }
+    }
+    Ok(endorser)
 }
 
 /// Runs the endorser until `shutdown` resolves, then stops the feed followers.
@@ -151,7 +117,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let load_config = config.clone();
-    let (endorser, _runtime) = tokio::task::spawn_blocking(move || load(&load_config))
+    let endorser = tokio::task::spawn_blocking(move || load(&load_config))
         .await
         .map_err(|e| anyhow!("start-up panicked: {e}"))??;
     let endorser = Arc::new(endorser);

@@ -17,8 +17,8 @@
 //! | 8 | the timestamp is within `proposal_skew` of the endorser's clock | `stale_timestamp` | 400 |
 //! | 9 | the transient map matches the signed transient digest | `transient_mismatch` | 400 |
 //! | 10 | the tx id is not committed (replica's tx-id index) | `duplicate_tx_id` | 409 |
-//! | 11 | the chaincode is defined on the channel | `chaincode_not_defined` | 404 |
-//! | 12 | this endorser has the chaincode installed | `chaincode_not_installed` | 404 |
+//! | 11 | the chaincode is defined on the channel (`_lifecycle` always is) | `chaincode_not_defined` | 404 |
+//! | 12 | this endorser has installed the module whose SHA-256 the definition names | `chaincode_not_installed` | 404 |
 //! | 13 | after the simulation: the collections touched are defined, and the creator's organisation is a member of those it writes (`member_only_write`) or reads (`member_only_read`) | `collection_access_denied` | 403 |
 //!
 //! Rules 1-9 are here; 10-13 need the replica, the installed modules and the
@@ -115,9 +115,14 @@ pub enum ProposalError {
     /// No definition of the chaincode on the channel.
     #[error("chaincode {chaincode} is not defined on channel {channel}")]
     UndefinedChaincode { chaincode: String, channel: String },
-    /// The chaincode is defined but this endorser has no module for it.
-    #[error("chaincode {chaincode} is defined on channel {channel} but not installed on this endorser: ask another endorser or install it")]
-    NotInstalled { chaincode: String, channel: String },
+    /// The chaincode is defined but the module its definition names is not
+    /// installed on this endorser.
+    #[error("chaincode {chaincode} sequence {sequence} needs the module with SHA-256 {wasm_hash}, which is not installed on this endorser (cellchain chaincode install)")]
+    NotInstalled {
+        chaincode: String,
+        sequence: u64,
+        wasm_hash: String,
+    },
     /// The state replica could not be read: not the proposal's fault.
     #[error("the endorser's state replica cannot be read: {reason}; retry later")]
     StateUnavailable { reason: String },
@@ -435,6 +440,7 @@ mod tests {
             name: "cc".into(),
             version: "1".into(),
             sequence: 1,
+            wasm_hash: sha256(b"module"),
             endorsement_policy: EndorsementPolicy::Signature(
                 cellchain_core::policy::SignaturePolicy::parse("OR('Org1MSP.peer')").unwrap(),
             ),

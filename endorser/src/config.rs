@@ -1,7 +1,10 @@
 //! The endorser's own configuration file (YAML): who this peer is, where it
-//! listens and keeps its state replicas, which channels it serves, the chaincode
-//! definitions and modules it runs, and which committer it follows. What a channel
-//! is (members, ACLs) comes from the channel's genesis block, never from here.
+//! listens and keeps its state, which channels it serves and which committer it
+//! follows. What a channel is (members, ACLs) comes from the channel's genesis
+//! block; which chaincodes are defined comes from the ledger (the `_lifecycle`
+//! namespace of each channel); which modules this endorser runs is what an
+//! admin of its organisation installed (`POST /v1/chaincode/install`, kept in
+//! `data_dir/chaincode/packages`). None of these are in this file.
 //!
 //! ```yaml
 //! name: peer0.org1
@@ -11,9 +14,6 @@
 //! cert: crypto/Org1MSP/nodes/peer0/cert.pem   # a peer certificate: it signs endorsements
 //! key: crypto/Org1MSP/nodes/peer0/key.pem
 //! genesis_blocks: [channels/atmp.block.json]
-//! definitions: definitions.yaml               # cellchain_validation::parse_definitions
-//! chaincodes:                                 # the module of each defined chaincode
-//!   - { channel: atmp, name: patient-batch, wasm: wasm/patient_batch.wasm }
 //! committer: 127.0.0.1:7060                   # its organisation's committer (block feed)
 //! proposal_skew: 5m                           # optional: accepted proposal clock skew
 //! runtime: { fuel: 100000000 }                # optional: RuntimeConfig limits
@@ -37,8 +37,9 @@ pub struct EndorserConfig {
     /// This peer's name, for logs and `/healthz`.
     pub name: String,
     pub listen: SocketAddr,
-    /// Holds one state replica per channel (`CHANNEL/state`) and the compiled
-    /// module cache (`chaincode-cache`).
+    /// Holds one state replica per channel (`CHANNEL/state`), the installed
+    /// chaincode packages (`chaincode/packages`) and the compiled module cache
+    /// (`chaincode-cache`).
     pub data_dir: PathBuf,
     pub msp_id: String,
     /// This peer's certificate (PEM, role peer) and PKCS#8 key: endorsements are
@@ -47,11 +48,6 @@ pub struct EndorserConfig {
     pub key: PathBuf,
     /// Genesis blocks (JSON) of the channels this endorser serves.
     pub genesis_blocks: Vec<PathBuf>,
-    /// The chaincode definitions file (per channel).
-    pub definitions: PathBuf,
-    /// The module installed for each defined chaincode this endorser runs.
-    #[serde(default)]
-    pub chaincodes: Vec<ChaincodeModule>,
     /// `host:port` of this organisation's committer, whose validated block feed
     /// keeps the replicas current.
     pub committer: String,
@@ -62,15 +58,6 @@ pub struct EndorserConfig {
     /// the same deterministic ones (fuel, memory, simulator limits).
     #[serde(default)]
     pub runtime: RuntimeConfig,
-}
-
-/// One chaincode module to install.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChaincodeModule {
-    pub channel: String,
-    pub name: String,
-    pub wasm: PathBuf,
 }
 
 fn default_proposal_skew() -> Millis {
@@ -100,17 +87,17 @@ impl EndorserConfig {
         resolve(&mut config.data_dir);
         resolve(&mut config.cert);
         resolve(&mut config.key);
-        resolve(&mut config.definitions);
         config.genesis_blocks.iter_mut().for_each(resolve);
-        config
-            .chaincodes
-            .iter_mut()
-            .for_each(|c| resolve(&mut c.wasm));
         Ok(config)
     }
 
     pub fn proposal_skew(&self) -> Duration {
         Duration::from_millis(self.proposal_skew.0)
+    }
+
+    /// Where installed chaincode packages are kept.
+    pub fn packages_dir(&self) -> PathBuf {
+        self.data_dir.join("chaincode").join("packages")
     }
 }
 
@@ -125,7 +112,7 @@ mod tests {
         (dir, path)
     }
 
-    const GOOD: &str = "name: peer0\nlisten: 127.0.0.1:7051\ndata_dir: data\nmsp_id: Org1MSP\ncert: c.pem\nkey: /abs/k.pem\ngenesis_blocks: [ch.block.json]\ndefinitions: defs.yaml\nchaincodes:\n  - { channel: ch, name: ks, wasm: ks.wasm }\ncommitter: 127.0.0.1:7060\n";
+    const GOOD: &str = "name: peer0\nlisten: 127.0.0.1:7051\ndata_dir: data\nmsp_id: Org1MSP\ncert: c.pem\nkey: /abs/k.pem\ngenesis_blocks: [ch.block.json]\ncommitter: 127.0.0.1:7060\n";
 
     #[test]
     fn relative_paths_resolve_against_the_file_and_defaults_apply() {
@@ -134,8 +121,11 @@ mod tests {
         assert_eq!(c.data_dir, dir.path().join("data"));
         assert_eq!(c.cert, dir.path().join("c.pem"));
         assert_eq!(c.key, PathBuf::from("/abs/k.pem"));
-        assert_eq!(c.definitions, dir.path().join("defs.yaml"));
-        assert_eq!(c.chaincodes[0].wasm, dir.path().join("ks.wasm"));
+        assert_eq!(c.genesis_blocks, vec![dir.path().join("ch.block.json")]);
+        assert_eq!(
+            c.packages_dir(),
+            dir.path().join("data").join("chaincode").join("packages")
+        );
         assert_eq!(c.proposal_skew(), Duration::from_secs(300));
         assert_eq!(c.runtime, RuntimeConfig::default());
     }
@@ -156,6 +146,15 @@ mod tests {
         let (_d, path) = write(&format!("{GOOD}colour: blue\n"));
         let e = EndorserConfig::load(&path).unwrap_err().to_string();
         assert!(e.contains("colour"), "{e}");
+        // The removed keys: definitions come from the ledger, modules are installed.
+        for removed in [
+            "definitions: defs.yaml\n",
+            "chaincodes:\n  - { channel: ch, name: ks, wasm: ks.wasm }\n",
+        ] {
+            let (_d, path) = write(&format!("{GOOD}{removed}"));
+            let e = EndorserConfig::load(&path).unwrap_err().to_string();
+            assert!(e.contains("unknown field"), "{e}");
+        }
         let (_d, path) = write(&GOOD.replace("[ch.block.json]", "[]"));
         let e = EndorserConfig::load(&path).unwrap_err().to_string();
         assert!(e.contains("genesis_blocks is empty"), "{e}");

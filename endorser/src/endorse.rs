@@ -1,9 +1,17 @@
 //! The endorser itself: checks a signed proposal ([`crate::checks`], then the
-//! replay and chaincode checks against the replica), runs the chaincode in the
-//! wasmtime runtime against one snapshot of the replica, and answers with a
+//! replay and chaincode checks against the replica), runs the chaincode against
+//! one snapshot of the replica, and answers with a
 //! [`ProposalResponse`]: signed when the contract succeeded, unsigned with the
 //! contract's error status when it did not (a refusal of the contract, a trap,
 //! fuel exhaustion: the request itself was fine, so this is not an HTTP error).
+//!
+//! Which code runs: for `_lifecycle`, the built-in lifecycle chaincode
+//! ([`crate::lifecycle`], natively, under its built-in definition); for a
+//! contract, its definition in force at the snapshot (the replica's cache of the
+//! `_lifecycle` namespace, see [`crate::replica`]) names the module by its
+//! SHA-256, and the installed package with that module ([`crate::install`]) runs
+//! in the wasmtime runtime. Not defined: `chaincode_not_defined`; defined but
+//! the module not installed here: `chaincode_not_installed`.
 //!
 //! After the simulation and before anything is answered, the collections the
 //! chaincode's read/write set touches are checked against its definition
@@ -25,16 +33,17 @@
 //! [`Endorser::handle`] is synchronous and CPU-bound; the service runs it on
 //! tokio's blocking pool.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cellchain_chaincode_runtime::{CallerInfo, InstalledChaincode, Invocation, InvokeError};
+use cellchain_chaincode_runtime::{CallerInfo, Invocation, InvokeError};
 use cellchain_core::bytes::sha256;
 use cellchain_core::config::ChannelConfig;
 use cellchain_core::crypto::{default_provider, Signer};
 use cellchain_core::identity::SerializedIdentity;
+use cellchain_core::lifecycle::{builtin_definition, functions, LIFECYCLE};
 use cellchain_core::protocol::{
     encode, Block, ChaincodeRef, Endorsement, KeyPolicy, NsRwSet, ProposalResponse,
     ProposalResponsePayload, Timestamp, VALIDATION_PARAMETER,
@@ -45,6 +54,8 @@ use cellchain_validation::DefinitionSet;
 use crate::checks::{
     check_collection_access, parse, ChannelTrust, Mode, ProposalError, VerifiedProposal,
 };
+use crate::install::PackageStore;
+use crate::lifecycle::{self, LifecycleCall};
 use crate::metrics::Metrics;
 use crate::private::{PrivateEntry, PrivateStore};
 use crate::replica::{Replica, SnapshotState};
@@ -55,18 +66,21 @@ pub const PRIVATE_STORE_CAPACITY: usize = 10_000;
 /// One served channel.
 pub struct Channel {
     pub trust: ChannelTrust,
-    pub definitions: DefinitionSet,
-    /// Installed modules by chaincode name.
-    pub chaincodes: HashMap<String, Arc<InstalledChaincode>>,
+    /// The state replica, with the channel's chaincode definitions cache.
     pub replica: Arc<Replica>,
+}
+
+impl Channel {
+    /// The chaincode definitions in force (the replica's cache).
+    pub fn definitions(&self) -> Arc<DefinitionSet> {
+        self.replica.definitions()
+    }
 }
 
 /// What one channel is made of, for [`Endorser::new`].
 pub struct ChannelSetup {
     pub genesis: Block,
     pub config: ChannelConfig,
-    pub definitions: DefinitionSet,
-    pub chaincodes: HashMap<String, Arc<InstalledChaincode>>,
     /// The replica's state directory.
     pub state_dir: PathBuf,
 }
@@ -79,6 +93,8 @@ pub struct EndorserSetup {
     pub signer: Arc<dyn Signer>,
     pub proposal_skew: Duration,
     pub channels: Vec<ChannelSetup>,
+    /// The installed chaincode packages (and the runtime that runs them).
+    pub packages: Arc<PackageStore>,
 }
 
 /// The endorser's shared state: channels, identity, private writes, metrics.
@@ -88,6 +104,7 @@ pub struct Endorser {
     signer: Arc<dyn Signer>,
     pub proposal_skew: Duration,
     pub channels: BTreeMap<String, Channel>,
+    pub packages: Arc<PackageStore>,
     pub private: PrivateStore,
     pub metrics: Metrics,
 }
@@ -109,13 +126,11 @@ impl Endorser {
                         ch.state_dir.display()
                     )
                 })?
-                .with_membership(&setup.identity.msp_id, ch.definitions.clone());
+                .with_membership(&setup.identity.msp_id);
             channels.insert(
                 id,
                 Channel {
                     trust,
-                    definitions: ch.definitions,
-                    chaincodes: ch.chaincodes,
                     replica: Arc::new(replica),
                 },
             );
@@ -126,6 +141,7 @@ impl Endorser {
             signer: setup.signer,
             proposal_skew: setup.proposal_skew,
             channels,
+            packages: setup.packages,
             private: PrivateStore::new(PRIVATE_STORE_CAPACITY),
             metrics: Metrics::default(),
         })
@@ -212,17 +228,30 @@ impl Endorser {
             });
         }
         let name = &v.proposal.chaincode;
-        let Some(definition) = ch.definitions.0.get(name) else {
-            return Err(ProposalError::UndefinedChaincode {
-                chaincode: name.clone(),
-                channel: channel.to_string(),
-            });
-        };
-        let Some(installed) = ch.chaincodes.get(name) else {
-            return Err(ProposalError::NotInstalled {
-                chaincode: name.clone(),
-                channel: channel.to_string(),
-            });
+        let definitions = ch.replica.definitions_at(&view, height).map_err(|e| {
+            ProposalError::StateUnavailable {
+                reason: e.to_string(),
+            }
+        })?;
+        let builtin;
+        let (definition, code) = if name == LIFECYCLE {
+            builtin = builtin_definition();
+            (&builtin, None)
+        } else {
+            let Some(definition) = definitions.0.get(name) else {
+                return Err(ProposalError::UndefinedChaincode {
+                    chaincode: name.clone(),
+                    channel: channel.to_string(),
+                });
+            };
+            let Some(package) = self.packages.get(&definition.wasm_hash) else {
+                return Err(ProposalError::NotInstalled {
+                    chaincode: name.clone(),
+                    sequence: definition.sequence,
+                    wasm_hash: definition.wasm_hash.to_hex(),
+                });
+            };
+            (definition, Some(package))
         };
         let invocation = Invocation {
             chaincode: name.clone(),
@@ -235,7 +264,21 @@ impl Endorser {
             transient: v.transient.clone(),
         };
         let started = Instant::now();
-        let result = installed.invoke(&invocation, &SnapshotState { view: &view });
+        let state = SnapshotState { view: &view };
+        let result = match &code {
+            Some(package) => package.module.invoke(&invocation, &state),
+            None => lifecycle::invoke(
+                &LifecycleCall {
+                    channel: &ch.trust.config,
+                    own_msp: &self.identity.msp_id,
+                    creator: &v.creator,
+                    function: &invocation.function,
+                    args: &invocation.args,
+                },
+                &state,
+                self.packages.runtime().config().limits,
+            ),
+        };
         // The key-level policies of the written keys, from the same snapshot.
         let key_policies = match &result {
             Ok(o) if mode == Mode::Propose && o.response.is_success() => {
@@ -346,6 +389,9 @@ impl Endorser {
                     reason: e.to_string(),
                 }
             })?;
+        if code.is_none() {
+            self.log_lifecycle(channel, &v, &outcome.response.payload);
+        }
         if !outcome.output.private_writes.is_empty() {
             self.private.insert(
                 v.tx_id,
@@ -364,6 +410,37 @@ impl Endorser {
             ledger_height: height,
             key_policies,
         })
+    }
+}
+
+impl Endorser {
+    /// Logs an endorsed `_lifecycle` approve or commit (info): the chaincode,
+    /// its sequence and version, and the package installed here for its module.
+    fn log_lifecycle(&self, channel: &str, v: &VerifiedProposal, payload: &[u8]) {
+        let function = v.proposal.function.as_str();
+        if function != functions::APPROVE && function != functions::COMMIT {
+            return;
+        }
+        let Ok(def) = serde_json::from_slice::<cellchain_validation::ChaincodeDefinition>(payload)
+        else {
+            return;
+        };
+        let package_id = self
+            .packages
+            .get(&def.wasm_hash)
+            .map(|p| p.info.package_id.clone())
+            .unwrap_or_else(|| format!("(not installed here: SHA-256 {})", def.wasm_hash));
+        tracing::info!(
+            %channel,
+            tx_id = %v.tx_id,
+            function,
+            chaincode = %def.name,
+            version = %def.version,
+            sequence = def.sequence,
+            %package_id,
+            creator = %format!("{}@{}", v.creator.common_name, v.creator.msp_id),
+            "lifecycle {function} endorsed"
+        );
     }
 }
 

@@ -351,7 +351,7 @@ impl Endorser {
             }
         };
         let ch = &self.channels[channel];
-        let data = private_data_for(&self.private, channel, &ch.definitions, &msp_id, &tx_ids);
+        let data = private_data_for(&self.private, channel, &ch.definitions(), &msp_id, &tx_ids);
         let keys: usize = data
             .txs
             .iter()

@@ -1,7 +1,21 @@
 //! One channel's state replica: a [`StateStore`] kept current from the
 //! committer's validated blocks (no re-validation: the blocks carry their
-//! validation codes and commit hash), and the [`SnapshotState`] adapter the
-//! chaincode runtime reads through.
+//! validation codes and commit hash), the channel's chaincode definitions
+//! cached from it, and the [`SnapshotState`] adapter the chaincode runtime
+//! reads through.
+//!
+//! ## Chaincode definitions
+//!
+//! The definitions in force live in the replica's state, in the `_lifecycle`
+//! namespace (keys `definition/NAME`, written by committed `_lifecycle`
+//! transactions). The replica keeps them in a [`DefinitionSet`] cache: loaded
+//! when it opens, and replaced after each applied block whose writes touch a
+//! definition ([`touches_definitions`], [`DefinitionSet::apply`]). The cache
+//! remembers the height it belongs to; [`Replica::definitions_at`] answers a
+//! simulation's snapshot with the cache when the heights agree and otherwise
+//! (a block applied a moment ago, the cache not yet replaced) reads the
+//! definitions from the snapshot itself, so a simulation never pairs a state
+//! with definitions of another height.
 //!
 //! A simulation holds one storage [`StateView`] from its first read to its
 //! last: no block is applied meanwhile, so it never sees half a block. The
@@ -14,7 +28,7 @@
 //! values of the collections its organisation is a member of, so that
 //! simulations read them: [`Replica::private_needs`] says which a block wrote
 //! (`cellchain_validation::private_needs` with this endorser's MSP id and the
-//! channel's definitions); the follower fetches them from its committer
+//! definitions in force before the block); the follower fetches them from its committer
 //! ([`crate::feed`], outside any lock), [`checked_private_writes`] keeps only
 //! values whose key and value hashes match the block's (a need not offered or
 //! not matching is logged at warn, without values, and left out), and
@@ -24,16 +38,17 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use cellchain_core::bytes::sha256;
+use cellchain_core::lifecycle::{LifecycleKey, DEFINITION_PREFIX, LIFECYCLE};
 use cellchain_core::protocol::{Block, CollectionPrivateData, PrivateData, Version};
 use cellchain_core::Hash32;
 use cellchain_simulator::{StateError, StateView as SimStateView, VersionedValue};
 use cellchain_storage::{PrivateWrite, StateReader, StateStore, StateStoreError, StateView};
 use cellchain_validation::{
-    match_private_partial, offered_for, private_needs, updates_from_block, DefinitionSet,
-    PrivateNeed, ReplayError, UpdateBatch,
+    match_private_partial, offered_for, private_needs, touches_definitions, updates_from_block,
+    DefinitionSet, PrivateNeed, ReplayError, UpdateBatch,
 };
 use tokio::sync::watch;
 
@@ -67,6 +82,9 @@ pub enum ReplicaError {
     /// The state store refused or failed.
     #[error("state store: {0}")]
     Store(String),
+    /// A committed chaincode definition does not decode: the ledger is damaged.
+    #[error("channel {channel}: {reason}")]
+    BadDefinition { channel: String, reason: String },
 }
 
 impl From<StateStoreError> for ReplicaError {
@@ -98,9 +116,11 @@ pub struct Replica {
     connected: AtomicBool,
     blocks_applied: AtomicU64,
     feed_failures: AtomicU64,
-    /// This endorser's organisation and the channel's chaincode definitions:
-    /// which collections' values the replica keeps.
-    membership: Option<(String, DefinitionSet)>,
+    /// This endorser's organisation: the collections whose member
+    /// organisations include it are those whose values the replica keeps.
+    membership: Option<String>,
+    /// The chaincode definitions in force, and the height they belong to.
+    definitions: RwLock<(u64, Arc<DefinitionSet>)>,
     private_stored: AtomicU64,
     private_missing: AtomicU64,
 }
@@ -122,6 +142,12 @@ impl Replica {
     pub fn open(dir: &Path, channel: &str, genesis_hash: Hash32) -> Result<Replica, ReplicaError> {
         let store = StateStore::open(dir)?;
         let (height, commit_hash) = store.savepoint();
+        let definitions = {
+            let view = store.reader();
+            let view = view.view();
+            load_definitions(channel, &view)?
+        };
+        tracing::debug!(%channel, height, defined = definitions.0.len(), "chaincode definitions loaded from the replica");
         Ok(Replica {
             channel: channel.to_string(),
             genesis_hash,
@@ -134,17 +160,87 @@ impl Replica {
             blocks_applied: AtomicU64::new(0),
             feed_failures: AtomicU64::new(0),
             membership: None,
+            definitions: RwLock::new((height, Arc::new(definitions))),
             private_stored: AtomicU64::new(0),
             private_missing: AtomicU64::new(0),
         })
     }
 
-    /// Keeps the private values of the collections in `definitions` whose
-    /// member organisations include `msp_id` (this endorser's). Without it the
-    /// replica keeps no private values.
-    pub fn with_membership(mut self, msp_id: &str, definitions: DefinitionSet) -> Replica {
-        self.membership = Some((msp_id.to_string(), definitions));
+    /// Keeps the private values of the collections (of the definitions in
+    /// force) whose member organisations include `msp_id` (this endorser's).
+    /// Without it the replica keeps no private values.
+    pub fn with_membership(mut self, msp_id: &str) -> Replica {
+        self.membership = Some(msp_id.to_string());
         self
+    }
+
+    /// The chaincode definitions in force after the last applied block (the
+    /// cache; see the module docs).
+    pub fn definitions(&self) -> Arc<DefinitionSet> {
+        self.definitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
+    }
+
+    /// The definitions in force at the snapshot `view`, whose height is
+    /// `height`: the cache when it belongs to that height, else read from the
+    /// snapshot.
+    pub fn definitions_at(
+        &self,
+        view: &StateView<'_>,
+        height: u64,
+    ) -> Result<Arc<DefinitionSet>, ReplicaError> {
+        {
+            let cached = self.definitions.read().unwrap_or_else(|e| e.into_inner());
+            if cached.0 == height {
+                return Ok(cached.1.clone());
+            }
+        }
+        Ok(Arc::new(load_definitions(&self.channel, view)?))
+    }
+
+    /// Replaces the cache after block `block` was applied with `updates`.
+    /// Called by the single writer, after the store applied the block.
+    fn refresh_definitions(&self, updates: &UpdateBatch) {
+        let mut cached = self.definitions.write().unwrap_or_else(|e| e.into_inner());
+        let touched = touches_definitions(
+            updates
+                .writes
+                .iter()
+                .map(|w| (w.namespace.as_str(), w.key.as_str())),
+        );
+        if touched {
+            let mut set = DefinitionSet::clone(&cached.1);
+            for w in updates.writes.iter().filter(|w| w.namespace == LIFECYCLE) {
+                let Some(LifecycleKey::Definition { chaincode }) = LifecycleKey::parse(&w.key)
+                else {
+                    continue;
+                };
+                if let Err(reason) = set.apply(&w.key, w.value.as_deref()) {
+                    // Validation lets only decodable definitions through.
+                    tracing::error!(channel = %self.channel, block = updates.block, key = %w.key, %reason, "a committed chaincode definition does not decode; the endorser keeps the previous one");
+                    continue;
+                }
+                match set.0.get(chaincode) {
+                    Some(d) => tracing::info!(
+                        channel = %self.channel,
+                        block = updates.block,
+                        chaincode = %d.name,
+                        version = %d.version,
+                        sequence = d.sequence,
+                        wasm_sha256 = %d.wasm_hash,
+                        "chaincode definition in force"
+                    ),
+                    None => {
+                        tracing::info!(channel = %self.channel, block = updates.block, %chaincode, "chaincode definition removed")
+                    }
+                }
+            }
+            cached.1 = Arc::new(set);
+        }
+        cached.0 = updates.block + 1;
     }
 
     /// The private values this replica's organisation must obtain before
@@ -158,12 +254,12 @@ impl Replica {
     }
 
     /// As [`Replica::private_needs`], from the block's updates already derived.
+    /// The definitions are those in force before the block: a block that
+    /// commits a definition is judged under the previous one.
     pub fn needs_of(&self, updates: &UpdateBatch) -> Vec<PrivateNeed> {
         match &self.membership {
-            Some((msp_id, definitions))
-                if updates.block >= self.height() && !updates.hashed_writes.is_empty() =>
-            {
-                private_needs(updates, definitions, msp_id)
+            Some(msp_id) if updates.block >= self.height() && !updates.hashed_writes.is_empty() => {
+                private_needs(updates, self.definitions().as_ref(), msp_id)
             }
             _ => Vec::new(),
         }
@@ -290,6 +386,7 @@ impl Replica {
         };
         check_against_block(updates, private)?;
         store.apply(updates, commit_hash, private)?;
+        self.refresh_definitions(updates);
         self.private_stored
             .fetch_add(private.len() as u64, Ordering::Relaxed);
         *last_hash = Some(block.hash());
@@ -309,6 +406,26 @@ pub fn replica_updates(block: &Block) -> Result<UpdateBatch, ReplicaError> {
         });
     }
     Ok(updates_from_block(block)?)
+}
+
+/// The committed definitions of the snapshot `view` (`definition/` keys of
+/// the `_lifecycle` namespace).
+pub fn load_definitions(
+    channel: &str,
+    view: &StateView<'_>,
+) -> Result<DefinitionSet, ReplicaError> {
+    // `0` sorts just after `/`: the end of the `definition/` keys.
+    let end = format!("{}0", DEFINITION_PREFIX.trim_end_matches('/'));
+    let page = view.range(LIFECYCLE, DEFINITION_PREFIX, &end, 0, None)?;
+    DefinitionSet::from_entries(
+        page.items
+            .iter()
+            .map(|(k, v, _)| (k.as_str(), v.as_slice())),
+    )
+    .map_err(|reason| ReplicaError::BadDefinition {
+        channel: channel.to_string(),
+        reason,
+    })
 }
 
 /// Refuses a private value that is not one of `updates`' hashed writes.

@@ -289,7 +289,13 @@ async fn undefined_and_uninstalled_chaincodes_are_refused() {
         404,
         "chaincode_not_installed",
     );
-    assert!(m.contains("not installed"), "{m}");
+    assert_eq!(
+        m,
+        format!(
+            "chaincode ghost sequence 1 needs the module with SHA-256 {}, which is not installed on this endorser (cellchain chaincode install)",
+            ghost_hash().to_hex()
+        )
+    );
 }
 
 #[tokio::test]
@@ -308,8 +314,9 @@ async fn refusals_are_counted_and_status_health_and_metrics_answer() {
 
     let (status, body) = call(&e, "GET", "/v1/channels/testchannel/status", vec![]).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["height"], 0);
+    assert_eq!(body["height"], 1, "the seeded replica");
     assert_eq!(body["feed_connected"], false);
+    assert_eq!(body["defined"], json!(["ghost", "hostile", "ks"]));
     assert_eq!(body["chaincodes"], json!(["hostile", "ks"]));
     let (status, body) = call(&e, "GET", "/v1/channels/nope/status", vec![]).await;
     assert_eq!(
@@ -325,7 +332,7 @@ async fn refusals_are_counted_and_status_health_and_metrics_answer() {
         "cellchain_endorser_proposals_total{channel=\"testchannel\",mode=\"endorse\",outcome=\"access_denied\"} 1",
         "cellchain_endorser_proposals_total{channel=\"testchannel\",mode=\"endorse\",outcome=\"endorsed\"} 1",
         "cellchain_endorser_simulation_seconds_count 1",
-        "cellchain_endorser_replica_height{channel=\"testchannel\"} 0",
+        "cellchain_endorser_replica_height{channel=\"testchannel\"} 1",
     ] {
         assert!(text.contains(line), "{line} missing from\n{text}");
     }

@@ -23,6 +23,7 @@ use cellchain_endorser::feed::{follow, FeedClient};
 use cellchain_endorser::private::{private_data_for, MAX_PRIVATE_TX_IDS};
 use cellchain_endorser::replica::{checked_private_writes, Applied, ReplicaError};
 use cellchain_storage::PrivateWrite;
+use cellchain_validation::DefinitionSet;
 use serde_json::{json, Value};
 use support::fake_committer::FakeCommitter;
 use support::*;
@@ -169,7 +170,7 @@ async fn entries_of_another_channel_or_an_undefined_chaincode_are_not_served() {
     let net = Net::new();
     let e = net.endorser();
     let (a, _, _) = endorse_private(&e, &net.client, "secret", "p1", "v").await;
-    let defs = &e.channels[CHANNEL].definitions;
+    let defs = &e.channels[CHANNEL].definitions();
     assert_eq!(
         private_data_for(&e.private, CHANNEL, defs, "Org1MSP", &[a])
             .txs
@@ -183,7 +184,7 @@ async fn entries_of_another_channel_or_an_undefined_chaincode_are_not_served() {
             .is_empty()
     );
     // The chaincode no longer defined: nothing.
-    let mut without = defs.clone();
+    let mut without = DefinitionSet::clone(defs);
     without.0.remove(KS);
     assert!(
         private_data_for(&e.private, CHANNEL, &without, "Org1MSP", &[a])
@@ -392,7 +393,7 @@ async fn a_non_member_client_may_not_read_a_member_only_collection() {
     let data = private_data_for(
         &e.private,
         CHANNEL,
-        &e.channels[CHANNEL].definitions,
+        &e.channels[CHANNEL].definitions(),
         "Org1MSP",
         &[tx_id_of(&signed)],
     );
@@ -502,7 +503,7 @@ async fn the_replica_stores_matching_values_with_the_block_and_leaves_out_the_ot
     assert_eq!(needed, vec![(a, "secret", 0), (b, "shared", 5)]);
 
     // What a committer of Org1 would offer: everything, with "shared" forged.
-    let defs = &e.channels[CHANNEL].definitions;
+    let defs = &e.channels[CHANNEL].definitions();
     let mut offered = private_data_for(&e.private, CHANNEL, defs, "Org1MSP", &[a, b, c]);
     assert_eq!(offered.txs.len(), 2);
     offered.txs[1].collections[0].writes[0].value = Some(Bytes(b"forged".to_vec()));
@@ -580,7 +581,7 @@ async fn deletes_are_matched_and_applied_too() {
     let (genesis, block, [a, _, _]) = block_with_private(&net, &e).await;
     replica.apply_block(&genesis).unwrap();
     let needs = replica.private_needs(&block).unwrap();
-    let defs = e.channels[CHANNEL].definitions.clone();
+    let defs = e.channels[CHANNEL].definitions();
     let data = private_data_for(&e.private, CHANNEL, &defs, "Org1MSP", &[a]);
     let checked = checked_private_writes(CHANNEL, 1, &needs, &data, &no_keys);
     assert_eq!(checked.missing, 1, "shared not offered");
@@ -642,7 +643,7 @@ async fn the_follower_fetches_a_blocks_private_values_from_the_committer_before_
     let fake = FakeCommitter::start(CHANNEL, net.config.msp_set().unwrap()).await;
     // The committer of Org1 offers both of Org1's collections; the first two
     // queries fail (the block waits, the follower reconnects and retries).
-    let defs = e.channels[CHANNEL].definitions.clone();
+    let defs = e.channels[CHANNEL].definitions();
     fake.set_private(
         1,
         private_data_for(&e.private, CHANNEL, &defs, "Org1MSP", &[a, b, c]),

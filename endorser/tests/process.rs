@@ -1,7 +1,8 @@
 //! The `endorser` binary as a real process: started from its configuration
-//! file against a fake committer's feed, it follows the feed, endorses over
-//! HTTP, survives a hostile contract, keeps its replica across a restart, and
-//! stops cleanly on SIGTERM.
+//! file against a fake committer's feed, it takes chaincode packages through
+//! its install route, learns the definitions from the blocks of the feed,
+//! endorses over HTTP, survives a hostile contract, keeps its replica and its
+//! installed packages across a restart, and stops cleanly on SIGTERM.
 
 mod support;
 
@@ -9,7 +10,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cellchain_core::bytes::sha256;
 use cellchain_core::protocol::{ProposalResponse, SignedProposal};
+use cellchain_core::testing::TestMember;
 use serde_json::{json, Value};
 use support::fake_committer::FakeCommitter;
 use support::*;
@@ -96,6 +99,37 @@ async fn wait_status(http: &reqwest::Client, base: &str, height: u64, p: &Proces
     }
 }
 
+async fn wait_up(http: &reqwest::Client, base: &str, p: &Process) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get_json(http, &format!("{base}/healthz")).await.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the endorser did not come up:\n{}",
+            p.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn install(
+    http: &reqwest::Client,
+    base: &str,
+    who: &TestMember,
+    package: &[u8],
+) -> (u16, Value) {
+    let r = http
+        .post(format!("{base}/v1/chaincode/install"))
+        .json(&signed_install(
+            who,
+            package,
+            cellchain_endorser::endorse::now(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
 async fn send(http: &reqwest::Client, base: &str, op: &str, s: &SignedProposal) -> (u16, Value) {
     let r = http
         .post(format!("{base}/v1/channels/{CHANNEL}/{op}"))
@@ -113,9 +147,6 @@ async fn the_binary_follows_the_feed_endorses_and_stops_cleanly() {
     std::fs::create_dir_all(&home).unwrap();
     std::fs::write(home.join("cert.pem"), &net.peer.id.cert).unwrap();
     std::fs::write(home.join("key.pem"), &net.peer.key_pem).unwrap();
-    std::fs::write(home.join("definitions.yaml"), DEFINITIONS).unwrap();
-    std::fs::write(home.join("ks.wasm"), kitchen_sink_wasm().as_slice()).unwrap();
-    std::fs::write(home.join("hostile.wasm"), hostile_wasm().as_slice()).unwrap();
     let fake = FakeCommitter::start(CHANNEL, net.config.msp_set().unwrap()).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -126,7 +157,7 @@ async fn the_binary_follows_the_feed_endorses_and_stops_cleanly() {
     std::fs::write(
         &config,
         format!(
-            "name: peer0.org1\nlisten: 127.0.0.1:{port}\ndata_dir: data\nmsp_id: Org1MSP\ncert: cert.pem\nkey: key.pem\ngenesis_blocks: [{}]\ndefinitions: definitions.yaml\nchaincodes:\n  - {{ channel: {CHANNEL}, name: ks, wasm: ks.wasm }}\n  - {{ channel: {CHANNEL}, name: hostile, wasm: hostile.wasm }}\ncommitter: {}\nproposal_skew: 1m\nruntime: {{ fuel: {TEST_FUEL}, max_concurrent_instances: 16 }}\n",
+            "name: peer0.org1\nlisten: 127.0.0.1:{port}\ndata_dir: data\nmsp_id: Org1MSP\ncert: cert.pem\nkey: key.pem\ngenesis_blocks: [{}]\ncommitter: {}\nproposal_skew: 1m\nruntime: {{ fuel: {TEST_FUEL}, max_concurrent_instances: 16 }}\n",
             net.genesis_path.display(),
             fake.addr
         ),
@@ -139,12 +170,38 @@ async fn the_binary_follows_the_feed_endorses_and_stops_cleanly() {
         .build()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
+    wait_up(&http, &base, &p).await;
 
+    // Org1's admin installs both packages; a client may not.
+    let (code, body) = install(&http, &base, &net.client, &ks_package()).await;
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (403, Some("not_an_admin")),
+        "{body}"
+    );
+    for (package, wasm) in [
+        (ks_package(), kitchen_sink_wasm()),
+        (hostile_package(), hostile_wasm()),
+    ] {
+        let (code, body) = install(&http, &base, &net.admin, &package).await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["already_installed"], false);
+        assert_eq!(body["wasm_sha256"], json!(sha256(&wasm).to_hex()));
+    }
+    let ks_file = home
+        .join("data/chaincode/packages")
+        .join(format!("{}.json", sha256(&kitchen_sink_wasm()).to_hex()));
+    assert_eq!(std::fs::read(&ks_file).unwrap(), ks_package());
+
+    // The definitions come with the blocks (block 1), then a contract write.
     let genesis = net.validated_genesis();
     fake.push(genesis.clone());
-    let b1 = net.block_writing(&genesis, KS, &[("k".into(), "v1".into())]);
+    let defs = net.definitions_block(&genesis, &test_definitions());
+    fake.push(defs.clone());
+    let b1 = net.block_writing(&defs, KS, &[("k".into(), "v1".into())]);
     fake.push(b1.clone());
-    let status = wait_status(&http, &base, 2, &p).await;
+    let status = wait_status(&http, &base, 3, &p).await;
+    assert_eq!(status["defined"], json!(["ghost", "hostile", "ks"]));
     assert_eq!(status["chaincodes"], json!(["hostile", "ks"]));
 
     // Endorse over a socket: reads the replicated value.
@@ -161,8 +218,19 @@ async fn the_binary_follows_the_feed_endorses_and_stops_cleanly() {
     assert_eq!(code, 200, "{body}");
     let r: ProposalResponse = serde_json::from_value(body).unwrap();
     assert_eq!(r.response.payload.0, br#""v1""#);
-    assert_eq!(r.ledger_height, 2);
+    assert_eq!(r.ledger_height, 3);
     assert!(r.endorsement.is_some());
+    // Defined, but its module is not installed here.
+    let s = sign(
+        proposal(&net.client, GHOST, "get", vec![json!("k")]),
+        &net.client,
+    );
+    let (code, body) = send(&http, &base, "evaluate", &s).await;
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (404, Some("chaincode_not_installed")),
+        "{body}"
+    );
     // A refusal, in the error shape.
     let s = sign(
         proposal(&net.reader, KS, "put", vec![json!("k"), json!("v")]),
@@ -195,7 +263,7 @@ async fn the_binary_follows_the_feed_endorses_and_stops_cleanly() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("cellchain_endorser_replica_height{channel=\"testchannel\"} 2"),
+        metrics.contains("cellchain_endorser_replica_height{channel=\"testchannel\"} 3"),
         "{metrics}"
     );
     assert!(
@@ -205,12 +273,34 @@ async fn the_binary_follows_the_feed_endorses_and_stops_cleanly() {
     );
     p.stop();
 
-    // Restarted, it resumes its replica from its height.
+    // Restarted, it resumes its replica from its height, with the packages
+    // it had installed loaded from disk.
     let b2 = net.block_writing(&b1, KS, &[("k".into(), "v3".into())]);
     fake.push(b2);
     let mut p = Process::start(&config, &log);
-    wait_status(&http, &base, 3, &p).await;
-    assert_eq!(*fake.starts().last().unwrap(), 2);
+    wait_status(&http, &base, 4, &p).await;
+    assert_eq!(*fake.starts().last().unwrap(), 3);
+    let installed = get_json(&http, &format!("{base}/v1/chaincode/installed"))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = installed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["package_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            format!("hostile_1.0:{}", sha256(&hostile_wasm()).to_hex()),
+            format!("ks_1.2:{}", sha256(&kitchen_sink_wasm()).to_hex()),
+        ]
+    );
+    assert!(
+        p.log().contains("installed chaincode package loaded"),
+        "{}",
+        p.log()
+    );
     let s = sign(
         proposal(&net.client, KS, "get", vec![json!("k")]),
         &net.client,
@@ -228,12 +318,11 @@ fn a_bad_configuration_is_refused_with_its_reason() {
     let home = net.dir.path();
     std::fs::write(home.join("cert.pem"), &net.client.id.cert).unwrap();
     std::fs::write(home.join("key.pem"), &net.client.key_pem).unwrap();
-    std::fs::write(home.join("definitions.yaml"), DEFINITIONS).unwrap();
     let config = home.join("endorser.yaml");
     std::fs::write(
         &config,
         format!(
-            "name: p\nlisten: 127.0.0.1:0\ndata_dir: data\nmsp_id: Org1MSP\ncert: cert.pem\nkey: key.pem\ngenesis_blocks: [{}]\ndefinitions: definitions.yaml\ncommitter: 127.0.0.1:1\n",
+            "name: p\nlisten: 127.0.0.1:0\ndata_dir: data\nmsp_id: Org1MSP\ncert: cert.pem\nkey: key.pem\ngenesis_blocks: [{}]\ncommitter: 127.0.0.1:1\n",
             net.genesis_path.display()
         ),
     )

@@ -104,9 +104,10 @@ async fn the_replica_follows_the_feed_and_simulations_read_the_new_versions() {
     fake.push(b3);
     wait_height(&e, 4).await;
     assert_eq!(get(&net, &e, "k").await, ("\"v3\"".into(), 4));
-    assert_eq!(fake.starts()[0], 0);
+    // The seeded replica starts at height 1 (block 0 holds the definitions).
+    assert_eq!(fake.starts()[0], 1);
     assert_eq!(fake.starts()[1], 3, "reconnected from the replica height");
-    assert_eq!(e.channels[CHANNEL].replica.blocks_applied(), 4);
+    assert_eq!(e.channels[CHANNEL].replica.blocks_applied(), 3);
     following.stop().await;
     fake.stop();
 }
@@ -114,7 +115,7 @@ async fn the_replica_follows_the_feed_and_simulations_read_the_new_versions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follower_retries_until_the_committer_is_up_and_resumes_after_a_restart() {
     let net = Net::new();
-    let e = net.endorser();
+    let e = net.bare_endorser();
     // Nothing listens there yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -150,7 +151,7 @@ async fn the_follower_retries_until_the_committer_is_up_and_resumes_after_a_rest
 #[tokio::test]
 async fn blocks_that_are_not_validated_do_not_follow_or_are_not_ours_are_refused() {
     let net = Net::new();
-    let e = net.endorser();
+    let e = net.bare_endorser();
     let replica = &e.channels[CHANNEL].replica;
     // Not the genesis block this endorser knows.
     let other = Net::new();

@@ -1,7 +1,17 @@
 //! A named topology for endorser tests: three organisations with real
 //! certificates (Org1 and Org2 write, Org3 only reads), one channel and its
 //! genesis block, chaincode definitions, the test contracts built to wasm and
-//! installed, and helpers to make proposals and validated blocks.
+//! packaged, and helpers to make proposals, install requests and validated
+//! blocks.
+//!
+//! [`Net::endorser`] gives Org1's endorser with the kitchen-sink and hostile
+//! packages installed (through [`PackageStore::install`], in a fresh package
+//! directory) and its replica seeded with the definitions of
+//! [`test_definitions`]: as a shortcut, the seed is applied straight to the
+//! replica's store as block 0 (in place of the genesis block, which writes no
+//! state), so the replica starts at height 1 with the definitions committed.
+//! The real path (a block of `_lifecycle` writes from the feed) is
+//! [`Net::definitions_block`] with [`Net::bare_endorser`].
 
 #![allow(dead_code)]
 
@@ -15,12 +25,18 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::Request;
 use cellchain_chaincode_build::build_contract;
-use cellchain_chaincode_runtime::{InstalledChaincode, Runtime, RuntimeConfig};
+use cellchain_chaincode_runtime::{Runtime, RuntimeConfig};
 use cellchain_core::bytes::{sha256, Bytes, Hash32};
 use cellchain_core::config::{
     create_genesis_block, ChannelConfig, ConfigSigner, Materials, NetworkConfig, OrgMaterial,
 };
 use cellchain_core::crypto::{default_provider, random_nonce};
+use cellchain_core::lifecycle::{
+    definition_key, encode_definition, ChaincodeDefinition, ChaincodePackage, CollectionConfig,
+    EndorsementPolicy, InstallRequest, SignedInstall, LIFECYCLE,
+};
+use cellchain_core::policy::SignaturePolicy;
+use cellchain_core::protocol::Version;
 use cellchain_core::protocol::{
     decode, encode, Block, ChaincodeRef, ChaincodeResponse, EndorserTransaction, Envelope, Header,
     KvWrite, NsRwSet, Payload, PayloadData, Proposal, ProposalResponse, ProposalResponsePayload,
@@ -28,7 +44,9 @@ use cellchain_core::protocol::{
 };
 use cellchain_core::testing::{TestCa, TestMember};
 use cellchain_endorser::endorse::{now, ChannelSetup, Endorser, EndorserSetup};
-use cellchain_validation::{parse_definitions, DefinitionSet};
+use cellchain_endorser::install::PackageStore;
+use cellchain_storage::StateStore;
+use cellchain_validation::{DefinitionSet, StateWrite, TxOutcome, UpdateBatch};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -38,26 +56,55 @@ pub const HOSTILE: &str = "hostile";
 /// Defined on the channel, but no endorser has its module.
 pub const GHOST: &str = "ghost";
 
-pub const DEFINITIONS: &str = r#"
-channels:
-  testchannel:
-    - name: ks
-      version: "1.2"
-      sequence: 3
-      endorsement_policy: { signature: "OR('Org1MSP.peer', 'Org2MSP.peer')" }
-      collections:
-        - { name: secret, member_orgs: [Org1MSP] }
-        - { name: shared, member_orgs: [Org1MSP, Org2MSP], block_to_live: 5 }
-        - { name: open, member_orgs: [Org2MSP], member_only_read: false, member_only_write: false }
-    - name: hostile
-      version: "1.0"
-      sequence: 1
-      endorsement_policy: { channel: Endorsement }
-    - name: ghost
-      version: "1.0"
-      sequence: 1
-      endorsement_policy: { channel: Endorsement }
-"#;
+/// The definitions the seeded replica holds: kitchen-sink (`ks`, sequence 3,
+/// with three collections), hostile, and `ghost`, whose module no endorser has.
+pub fn test_definitions() -> Vec<ChaincodeDefinition> {
+    let coll = |name: &str, members: &[&str], btl: u64, member_only: bool| CollectionConfig {
+        name: name.into(),
+        member_orgs: members.iter().map(|m| m.to_string()).collect(),
+        required_peer_count: 0,
+        block_to_live: btl,
+        member_only_read: member_only,
+        member_only_write: member_only,
+    };
+    vec![
+        ChaincodeDefinition {
+            name: KS.into(),
+            version: "1.2".into(),
+            sequence: 3,
+            wasm_hash: sha256(&kitchen_sink_wasm()),
+            endorsement_policy: EndorsementPolicy::Signature(
+                SignaturePolicy::parse("OR('Org1MSP.peer', 'Org2MSP.peer')").unwrap(),
+            ),
+            collections: vec![
+                coll("secret", &["Org1MSP"], 0, true),
+                coll("shared", &["Org1MSP", "Org2MSP"], 5, true),
+                coll("open", &["Org2MSP"], 0, false),
+            ],
+        },
+        ChaincodeDefinition {
+            name: HOSTILE.into(),
+            version: "1.0".into(),
+            sequence: 1,
+            wasm_hash: sha256(&hostile_wasm()),
+            endorsement_policy: EndorsementPolicy::Channel("Endorsement".into()),
+            collections: vec![],
+        },
+        ChaincodeDefinition {
+            name: GHOST.into(),
+            version: "1.0".into(),
+            sequence: 1,
+            wasm_hash: ghost_hash(),
+            endorsement_policy: EndorsementPolicy::Channel("Endorsement".into()),
+            collections: vec![],
+        },
+    ]
+}
+
+/// The module hash `ghost`'s definition names: nobody has that module.
+pub fn ghost_hash() -> Hash32 {
+    sha256(b"the module of ghost, which no endorser has")
+}
 
 /// Fuel of the tests' runtime: enough for every honest call, small enough that
 /// the hostile spin runs out quickly.
@@ -92,6 +139,40 @@ pub fn hostile_wasm() -> Arc<Vec<u8>> {
     wasm("chaincode/test-contracts/hostile")
 }
 
+/// The package file of kitchen-sink (label `ks_1.2`).
+pub fn ks_package() -> Vec<u8> {
+    ChaincodePackage::new(
+        "ks_1.2",
+        "kitchen-sink",
+        "0.1.0",
+        kitchen_sink_wasm().to_vec(),
+    )
+    .unwrap()
+    .to_bytes()
+}
+
+/// The package file of hostile (label `hostile_1.0`).
+pub fn hostile_package() -> Vec<u8> {
+    ChaincodePackage::new("hostile_1.0", "hostile", "0.1.0", hostile_wasm().to_vec())
+        .unwrap()
+        .to_bytes()
+}
+
+/// An install request for `package` by `who` at `timestamp`, signed by `who`.
+pub fn signed_install(who: &TestMember, package: &[u8], timestamp: Timestamp) -> SignedInstall {
+    let request = InstallRequest {
+        creator: who.id.clone(),
+        timestamp,
+        package: Bytes(package.to_vec()),
+    };
+    SignedInstall::sign(&request, who.signer.as_ref()).unwrap()
+}
+
+/// POSTs `body` to `/v1/chaincode/install`.
+pub async fn post_install(endorser: &Arc<Endorser>, body: Vec<u8>) -> (u16, Value) {
+    call(endorser, "POST", "/v1/chaincode/install", body).await
+}
+
 /// The Cargo target directory's module cache (as the harness finds it).
 fn cache_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
@@ -102,41 +183,32 @@ fn cache_dir() -> Option<PathBuf> {
 
 /// The process's runtime: a small instance pool (each slot reserves address
 /// space) and [`TEST_FUEL`].
-pub fn runtime() -> &'static Runtime {
-    static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
+pub fn runtime() -> Arc<Runtime> {
+    static RUNTIME: LazyLock<Arc<Runtime>> = LazyLock::new(|| {
         let config = RuntimeConfig {
             fuel: TEST_FUEL,
             max_concurrent_instances: 32,
             ..RuntimeConfig::default()
         };
-        Runtime::new(config, cache_dir()).expect("test runtime")
+        Arc::new(Runtime::new(config, cache_dir()).expect("test runtime"))
     });
-    &RUNTIME
+    RUNTIME.clone()
 }
 
-/// The installed test contracts, once per process.
-pub fn installed() -> HashMap<String, Arc<InstalledChaincode>> {
-    static INSTALLED: LazyLock<HashMap<String, Arc<InstalledChaincode>>> = LazyLock::new(|| {
-        let rt = runtime();
-        let mut m = HashMap::new();
-        m.insert(
-            KS.to_string(),
-            rt.install(&kitchen_sink_wasm())
-                .expect("kitchen-sink installs"),
-        );
-        m.insert(
-            HOSTILE.to_string(),
-            rt.install(&hostile_wasm()).expect("hostile installs"),
-        );
-        m
-    });
-    INSTALLED.clone()
+/// A package store in `dir` with `packages` installed.
+pub fn package_store(dir: &Path, packages: &[Vec<u8>]) -> Arc<PackageStore> {
+    let store = PackageStore::open(dir, runtime()).expect("the package store opens");
+    for p in packages {
+        store.install(p).expect("the test package installs");
+    }
+    Arc::new(store)
 }
 
 pub struct Net {
     pub dir: tempfile::TempDir,
     pub genesis: Block,
     pub config: ChannelConfig,
+    /// What the seeded replica holds.
     pub definitions: DefinitionSet,
     /// Org1's endorsing peer.
     pub peer: TestMember,
@@ -148,6 +220,10 @@ pub struct Net {
     pub stranger: TestMember,
     /// Org2's peer (another endorser's identity).
     pub other_peer: TestMember,
+    /// Org1's admin: installs, approves and commits for Org1.
+    pub admin: TestMember,
+    /// Org2's admin.
+    pub other_admin: TestMember,
     pub genesis_path: PathBuf,
     cas: BTreeMap<String, TestCa>,
 }
@@ -218,10 +294,12 @@ impl Net {
             cellchain_core::config::block_to_json(&genesis).0,
         )
         .unwrap();
-        let definitions = parse_definitions(DEFINITIONS)
-            .unwrap()
-            .remove(CHANNEL)
-            .unwrap();
+        let definitions = DefinitionSet(
+            test_definitions()
+                .into_iter()
+                .map(|d| (d.name.clone(), d))
+                .collect(),
+        );
         Net {
             genesis,
             config,
@@ -231,6 +309,8 @@ impl Net {
             reader: cas["Org3MSP"].member("Org3MSP", "auditor", "client"),
             stranger: TestCa::new("Elsewhere").member("Org1MSP", "mallory", "client"),
             other_peer: cas["Org2MSP"].member("Org2MSP", "peer0.org2", "peer"),
+            admin: cas["Org1MSP"].member("Org1MSP", "admin1", "admin"),
+            other_admin: cas["Org2MSP"].member("Org2MSP", "admin2", "admin"),
             genesis_path,
             cas,
             dir,
@@ -241,22 +321,47 @@ impl Net {
         &self.cas[msp]
     }
 
-    /// An endorser (Org1's peer) with the test contracts, its replica in a
-    /// fresh directory under the network's, not following any feed.
-    pub fn endorser(&self) -> Arc<Endorser> {
-        self.endorser_with(installed(), Duration::from_secs(300))
-    }
-
-    pub fn endorser_with(
-        &self,
-        chaincodes: HashMap<String, Arc<InstalledChaincode>>,
-        skew: Duration,
-    ) -> Arc<Endorser> {
-        let state_dir = tempfile::Builder::new()
-            .prefix("replica")
+    /// A fresh directory under the network's.
+    pub fn fresh_dir(&self, prefix: &str) -> PathBuf {
+        tempfile::Builder::new()
+            .prefix(prefix)
             .tempdir_in(self.dir.path())
             .unwrap()
-            .keep();
+            .keep()
+    }
+
+    /// A package store in a fresh directory with kitchen-sink and hostile installed.
+    pub fn packages(&self) -> Arc<PackageStore> {
+        package_store(
+            &self.fresh_dir("packages"),
+            &[ks_package(), hostile_package()],
+        )
+    }
+
+    /// An endorser (Org1's peer) with the test contracts installed, its
+    /// replica in a fresh directory seeded with [`test_definitions`] (height
+    /// 1), not following any feed.
+    pub fn endorser(&self) -> Arc<Endorser> {
+        self.endorser_with(self.packages(), Duration::from_secs(300), true)
+    }
+
+    /// As [`Net::endorser`], but the replica is empty (height 0, nothing defined).
+    pub fn bare_endorser(&self) -> Arc<Endorser> {
+        self.endorser_with(self.packages(), Duration::from_secs(300), false)
+    }
+
+    /// Org1's endorser with `packages`, accepting `skew`, its replica in a
+    /// fresh directory, seeded with [`test_definitions`] if `seeded`.
+    pub fn endorser_with(
+        &self,
+        packages: Arc<PackageStore>,
+        skew: Duration,
+        seeded: bool,
+    ) -> Arc<Endorser> {
+        let state_dir = self.fresh_dir("replica");
+        if seeded {
+            self.seed(&state_dir);
+        }
         Arc::new(
             Endorser::new(EndorserSetup {
                 name: "peer0.org1".into(),
@@ -272,13 +377,55 @@ impl Net {
                 channels: vec![ChannelSetup {
                     genesis: self.genesis.clone(),
                     config: self.config.clone(),
-                    definitions: self.definitions.clone(),
-                    chaincodes,
                     state_dir,
                 }],
+                packages,
             })
             .unwrap(),
         )
+    }
+
+    /// Writes [`test_definitions`] into the state store in `state_dir` as
+    /// block 0 (one transaction writing every `definition/NAME` key), with the
+    /// validated genesis block's commit hash.
+    fn seed(&self, state_dir: &Path) {
+        let mut store = StateStore::open(state_dir).unwrap();
+        let version = Version { block: 0, tx: 0 };
+        let updates = UpdateBatch {
+            block: 0,
+            writes: test_definitions()
+                .iter()
+                .map(|d| StateWrite {
+                    namespace: LIFECYCLE.into(),
+                    key: definition_key(&d.name),
+                    value: Some(encode_definition(d)),
+                    version,
+                })
+                .collect(),
+            transactions: vec![TxOutcome {
+                tx_id: TxId::compute(&random_nonce(), &self.admin.id),
+                index: 0,
+                code: TxValidationCode::Valid,
+            }],
+            ..UpdateBatch::default()
+        };
+        let commit_hash = self.validated_genesis().metadata.commit_hash.unwrap();
+        store.apply(&updates, commit_hash, &[]).unwrap();
+    }
+
+    /// A validated block after `previous` writing each definition into
+    /// `_lifecycle` (one transaction each), as a committed lifecycle commit would.
+    pub fn definitions_block(&self, previous: &Block, defs: &[ChaincodeDefinition]) -> Block {
+        let writes: Vec<(String, String)> = defs
+            .iter()
+            .map(|d| {
+                (
+                    definition_key(&d.name),
+                    String::from_utf8(encode_definition(d)).unwrap(),
+                )
+            })
+            .collect();
+        self.block_writing(previous, LIFECYCLE, &writes)
     }
 
     /// The genesis block as the committer's feed serves it: validated.
