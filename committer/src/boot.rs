@@ -1,6 +1,7 @@
-//! Starting a committer from its configuration file: identity, chaincode
-//! definitions, channels (genesis blocks, ledgers opened with recovery), one
-//! puller task per channel and the HTTP server; and stopping it cleanly.
+//! Starting a committer from its configuration file: identity, channels
+//! (genesis blocks, ledgers opened with recovery, then the chaincode
+//! definitions loaded from each channel's recovered state), one puller task
+//! per channel and the HTTP server; and stopping it cleanly.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,15 +12,16 @@ use cellchain_core::config::{block_from_json, verify_genesis_block, ChannelConfi
 use cellchain_core::crypto::{default_provider, signer_from_pkcs8_pem, Signer};
 use cellchain_core::identity::SerializedIdentity;
 use cellchain_core::protocol::Block;
-use cellchain_validation::{parse_definitions, DefinitionSet, Validator};
+use cellchain_validation::Validator;
 use tokio::sync::watch;
 
 use crate::channel::{ChannelShared, Status};
 use crate::config::CommitterConfig;
+use crate::definitions::DefinitionCache;
 use crate::ledger::Ledger;
 use crate::pipeline::BlockTrust;
 use crate::private::PrivateFetcher;
-use crate::puller::{now_unix, Puller};
+use crate::puller::{member_of_collections, now_unix, Puller};
 use crate::service::{self, App};
 
 fn load_genesis(path: &Path) -> anyhow::Result<(Block, ChannelConfig)> {
@@ -58,19 +60,6 @@ pub async fn run(
         msp_id: config.msp_id.clone(),
         cert: cert_pem,
     };
-    let defs_text = std::fs::read_to_string(&config.definitions).with_context(|| {
-        format!(
-            "cannot read the chaincode definitions {}",
-            config.definitions.display()
-        )
-    })?;
-    let mut definitions = parse_definitions(&defs_text).map_err(|e| {
-        anyhow!(
-            "the chaincode definitions {} are not valid: {e}",
-            config.definitions.display()
-        )
-    })?;
-
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut channels = HashMap::new();
     let mut pullers = Vec::new();
@@ -103,18 +92,6 @@ pub async fn run(
             .unwrap_or(0);
         let trust = BlockTrust::new(&channel_config, msps.clone(), genesis_time)
             .map_err(|e| anyhow!("channel {channel}: {e}"))?;
-        let defs = Arc::new(definitions.remove(&channel).unwrap_or_else(|| {
-            tracing::warn!(%channel, "no chaincode definitions for this channel: every transaction will be INVALID_CHAINCODE");
-            DefinitionSet::default()
-        }));
-        let member_of_collections = defs.0.values().any(|d| {
-            d.collections
-                .iter()
-                .any(|c| c.member_orgs.contains(&config.msp_id))
-        });
-        if member_of_collections && config.private_data_sources.is_empty() {
-            tracing::warn!(%channel, msp_id = %config.msp_id, "this organisation is a member of private data collections but no private_data_sources are configured: only the hashes of private writes will be kept");
-        }
         let data_dir = config.data_dir.clone();
         let g = genesis.clone();
         let (ledger, recovery) = tokio::task::spawn_blocking(move || Ledger::open(&data_dir, &g))
@@ -129,6 +106,32 @@ pub async fn run(
             commit_hash = %recovery.commit_hash,
             "ledger open"
         );
+        // After recovery: the state holds every block's definitions.
+        let defs = Arc::new(
+            DefinitionCache::load(&channel, &ledger.reader()).map_err(|e| anyhow!("{e}"))?,
+        );
+        let in_force = defs.current();
+        let mut names: Vec<String> = in_force
+            .0
+            .values()
+            .map(|d| format!("{} {} (sequence {})", d.name, d.version, d.sequence))
+            .collect();
+        names.sort();
+        let listed = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        };
+        tracing::info!(%channel, definitions = %listed, "chaincode definitions loaded from the ledger");
+        if config.private_data_sources.is_empty() {
+            if let Some(def) = in_force
+                .0
+                .values()
+                .find(|d| member_of_collections(d, &config.msp_id))
+            {
+                tracing::warn!(%channel, chaincode = %def.name, msp_id = %config.msp_id, "this organisation is a member of private data collections but no private_data_sources are configured: only the hashes of private writes will be kept");
+            }
+        }
         let endpoints = if config.orderers.is_empty() {
             channel_config
                 .orderer
@@ -164,6 +167,8 @@ pub async fn run(
             trust: Arc::new(trust),
             validator: Arc::new(validator),
             definitions: defs,
+            msp_id: config.msp_id.clone(),
+            has_private_sources: !config.private_data_sources.is_empty(),
             provider,
             workers: config.workers(),
             endpoints,
@@ -183,10 +188,6 @@ pub async fn run(
         });
         channels.insert(channel, shared);
     }
-    for channel in definitions.keys() {
-        tracing::warn!(%channel, "chaincode definitions for a channel this committer does not serve are ignored");
-    }
-
     let mut tasks = Vec::new();
     for p in pullers {
         let channel = p.shared.channel.clone();

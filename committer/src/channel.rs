@@ -1,5 +1,5 @@
 //! What one channel shares between its puller (the single writer) and the HTTP
-//! handlers: the block files, a state reader, the chaincode definitions, the
+//! handlers: the block files, a state reader, the chaincode definitions cache, the
 //! published height and the status and counters behind `/status` and `/metrics`.
 
 use std::collections::BTreeMap;
@@ -12,9 +12,9 @@ use cellchain_core::identity::{Identity, MspSet, SerializedIdentity};
 use cellchain_core::protocol::TxValidationCode;
 use cellchain_core::Hash32;
 use cellchain_storage::{FileBlockStore, StateReader};
-use cellchain_validation::DefinitionSet;
 use tokio::sync::watch;
 
+use crate::definitions::DefinitionCache;
 use crate::ledger::Committed;
 use crate::private::Fetched;
 
@@ -49,9 +49,9 @@ pub struct ChannelShared {
     pub msps: MspSet,
     pub blocks: Arc<RwLock<FileBlockStore>>,
     pub state: StateReader,
-    /// The chaincode definitions in force (validation uses the same): collection
-    /// membership for private data queries.
-    pub definitions: Arc<DefinitionSet>,
+    /// The chaincode definitions in force (the cache the puller validates with
+    /// and refreshes): collection membership for private data queries.
+    pub definitions: Arc<DefinitionCache>,
     /// Blocks committed (block files and state): the feed serves below it.
     pub height: watch::Sender<u64>,
     pub status: Status,

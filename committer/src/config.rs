@@ -1,7 +1,8 @@
 //! The committer's own configuration file (YAML): who this node is, where it
-//! listens and keeps its data, which channels it commits and which chaincode
-//! definitions are in force. What a channel is (members, consenters, ACLs) comes
-//! from the channel's genesis block, never from here.
+//! listens and keeps its data and which channels it commits. What a channel is
+//! (members, consenters, ACLs) comes from the channel's genesis block, and
+//! which chaincode definitions are in force from the channel's ledger (the
+//! `_lifecycle` namespace, written by lifecycle transactions), never from here.
 //!
 //! ```yaml
 //! name: committer-org1             # for logs and metrics
@@ -11,8 +12,6 @@
 //! cert: crypto/Org1MSP/nodes/committer0/cert.pem   # a peer certificate (OU=peer)
 //! key: crypto/Org1MSP/nodes/committer0/key.pem
 //! genesis_blocks: [channels/atmp.block.json]
-//! definitions: definitions.yaml    # chaincode definitions per channel (see
-//!                                  # cellchain_validation::parse_definitions)
 //! orderers: [127.0.0.1:7050]       # optional: deliver endpoints to use instead of
 //!                                  # the consenters' endpoints in the genesis blocks
 //! clock_skew: 5m                   # optional: accepted skew of signed requests
@@ -53,8 +52,6 @@ pub struct CommitterConfig {
     pub key: PathBuf,
     /// Genesis blocks (JSON) of the channels this node commits.
     pub genesis_blocks: Vec<PathBuf>,
-    /// The chaincode definitions file.
-    pub definitions: PathBuf,
     /// Orderer endpoints (`host:port`) to pull from, in order of preference,
     /// for every channel; empty: each channel's consenters from its genesis block.
     #[serde(default)]
@@ -123,7 +120,6 @@ impl CommitterConfig {
         resolve(&mut config.data_dir);
         resolve(&mut config.cert);
         resolve(&mut config.key);
-        resolve(&mut config.definitions);
         config.genesis_blocks.iter_mut().for_each(resolve);
         Ok(config)
     }
@@ -161,7 +157,7 @@ mod tests {
         (dir, path)
     }
 
-    const GOOD: &str = "name: c1\nlisten: 127.0.0.1:7051\ndata_dir: data\nmsp_id: Org1MSP\ncert: c.pem\nkey: /abs/k.pem\ngenesis_blocks: [ch.block.json]\ndefinitions: defs.yaml\n";
+    const GOOD: &str = "name: c1\nlisten: 127.0.0.1:7051\ndata_dir: data\nmsp_id: Org1MSP\ncert: c.pem\nkey: /abs/k.pem\ngenesis_blocks: [ch.block.json]\n";
 
     #[test]
     fn relative_paths_resolve_against_the_file_and_defaults_apply() {
@@ -170,7 +166,6 @@ mod tests {
         assert_eq!(c.data_dir, dir.path().join("data"));
         assert_eq!(c.cert, dir.path().join("c.pem"));
         assert_eq!(c.key, PathBuf::from("/abs/k.pem"));
-        assert_eq!(c.definitions, dir.path().join("defs.yaml"));
         assert_eq!(c.genesis_blocks, vec![dir.path().join("ch.block.json")]);
         assert_eq!(c.clock_skew(), Duration::from_secs(300));
         assert_eq!(c.stall_timeout(), Duration::from_secs(10));
@@ -212,7 +207,8 @@ mod tests {
         let (_d, path) = write(&format!("{GOOD}private_data_sources: ['peer0:']\n"));
         let e = CommitterConfig::load(&path).unwrap_err().to_string();
         assert!(e.contains("private data source"), "{e}");
-        let (_d, path) = write(&GOOD.replace("definitions: defs.yaml\n", ""));
+        // The definitions file is gone: definitions come from the ledger.
+        let (_d, path) = write(&format!("{GOOD}definitions: defs.yaml\n"));
         let e = CommitterConfig::load(&path).unwrap_err().to_string();
         assert!(e.contains("definitions"), "{e}");
         assert!(matches!(

@@ -1,7 +1,8 @@
 //! Unit-test fixtures: a channel of two organisations (Org1 runs the orderer)
 //! with a real consenter certificate and a real, signed genesis block; chaincode
-//! definitions with private data collections; and really endorsed transactions
-//! that write private keys.
+//! definitions with private data collections (built directly, for in-process
+//! tests); and really endorsed transactions that write private keys, public
+//! keys, or commit a chaincode definition through `_lifecycle`.
 
 use cellchain_core::bytes::sha256;
 use cellchain_core::config::{
@@ -10,11 +11,14 @@ use cellchain_core::config::{
 };
 use cellchain_core::crypto::{default_provider, random_nonce};
 use cellchain_core::identity::Revocation;
+use cellchain_core::lifecycle::{
+    definition_key, encode_definition, LIFECYCLE, LIFECYCLE_SEQUENCE, LIFECYCLE_VERSION,
+};
 use cellchain_core::policy::SignaturePolicy;
 use cellchain_core::protocol::{
     encode, Block, ChaincodeRef, ChaincodeResponse, CollectionHashedRwSet, Endorsement,
-    EndorserTransaction, Envelope, Header, KvWriteHash, NsRwSet, Payload, PayloadData, Proposal,
-    ProposalResponsePayload, Timestamp, TxId, TxRwSet,
+    EndorserTransaction, Envelope, Header, KvWrite, KvWriteHash, NsRwSet, Payload, PayloadData,
+    Proposal, ProposalResponsePayload, Timestamp, TxId, TxRwSet,
 };
 use cellchain_core::testing::{TestCa, TestMember};
 use cellchain_core::{Bytes, Hash32};
@@ -33,6 +37,9 @@ pub struct Fixture {
     pub peer: TestMember,
     /// Org2's client.
     pub client2: TestMember,
+    /// Org1's admin (the creator of lifecycle commits) and Org2's peer.
+    pub admin: TestMember,
+    pub peer2: TestMember,
 }
 
 pub fn now() -> i64 {
@@ -103,6 +110,8 @@ pub fn fixture() -> Fixture {
         client: ca.member("Org1MSP", "client1", "client"),
         peer: ca.member("Org1MSP", "peer1", "peer"),
         client2: ca2.member("Org2MSP", "client2", "client"),
+        peer2: ca2.member("Org2MSP", "peer2", "peer"),
+        admin,
     }
 }
 
@@ -125,6 +134,7 @@ pub fn definitions() -> DefinitionSet {
             name: "cc".into(),
             version: "1.0".into(),
             sequence: 1,
+            wasm_hash: sha256(b"cc module"),
             endorsement_policy: EndorsementPolicy::Signature(
                 SignaturePolicy::parse("OR('Org1MSP.peer')").unwrap(),
             ),
@@ -168,9 +178,73 @@ pub fn private_tx(f: &Fixture, writes: &[KeyWrite<'_>]) -> (Envelope, TxId) {
             ..NsRwSet::default()
         }],
     };
+    endorsed_tx(f, &f.client, cc_ref("1.0", 1), rwset, &[&f.peer])
+}
+
+/// `cc` at `version`/`sequence`.
+pub fn cc_ref(version: &str, sequence: u64) -> ChaincodeRef {
+    ChaincodeRef {
+        name: "cc".into(),
+        version: version.into(),
+        sequence,
+    }
+}
+
+/// A transaction of Org1's client, endorsed by Org1's peer under `cc`
+/// `version`/`sequence`, that writes the public key `key`.
+pub fn public_tx(f: &Fixture, version: &str, sequence: u64, key: &str) -> (Envelope, TxId) {
+    let rwset = TxRwSet {
+        ns_rwsets: vec![NsRwSet {
+            namespace: "cc".into(),
+            writes: vec![KvWrite {
+                key: key.into(),
+                is_delete: false,
+                value: Bytes(b"v".to_vec()),
+            }],
+            ..NsRwSet::default()
+        }],
+    };
+    endorsed_tx(f, &f.client, cc_ref(version, sequence), rwset, &[&f.peer])
+}
+
+/// A `_lifecycle` commit of `def` by Org1's admin, endorsed by `endorsers`
+/// (the channel's `LifecycleEndorsement` is both organisations' peers).
+pub fn lifecycle_commit(
+    f: &Fixture,
+    def: &ChaincodeDefinition,
+    endorsers: &[&TestMember],
+) -> (Envelope, TxId) {
+    let rwset = TxRwSet {
+        ns_rwsets: vec![NsRwSet {
+            namespace: LIFECYCLE.into(),
+            writes: vec![KvWrite {
+                key: definition_key(&def.name),
+                is_delete: false,
+                value: Bytes(encode_definition(def)),
+            }],
+            ..NsRwSet::default()
+        }],
+    };
+    let lifecycle = ChaincodeRef {
+        name: LIFECYCLE.into(),
+        version: LIFECYCLE_VERSION.into(),
+        sequence: LIFECYCLE_SEQUENCE,
+    };
+    endorsed_tx(f, &f.admin, lifecycle, rwset, endorsers)
+}
+
+/// A transaction of `creator` invoking `chaincode` with `rwset`, endorsed by
+/// `endorsers`. Returns the envelope and its tx id.
+pub fn endorsed_tx(
+    f: &Fixture,
+    creator: &TestMember,
+    chaincode: ChaincodeRef,
+    rwset: TxRwSet,
+    endorsers: &[&TestMember],
+) -> (Envelope, TxId) {
     let header = Header::new(
-        "ch",
-        f.client.id.clone(),
+        &f.config.channel_id,
+        creator.id.clone(),
         random_nonce(),
         Timestamp {
             seconds: now(),
@@ -180,18 +254,14 @@ pub fn private_tx(f: &Fixture, writes: &[KeyWrite<'_>]) -> (Envelope, TxId) {
     let tx_id = header.tx_id;
     let proposal = encode(&Proposal {
         header: header.clone(),
-        chaincode: "cc".into(),
-        function: "put".into(),
+        chaincode: chaincode.name.clone(),
+        function: "f".into(),
         args: vec![],
         transient_digest: None,
     });
     let response_payload = encode(&ProposalResponsePayload {
         proposal_hash: sha256(&proposal),
-        chaincode: ChaincodeRef {
-            name: "cc".into(),
-            version: "1.0".into(),
-            sequence: 1,
-        },
+        chaincode,
         rwset,
         events: vec![],
         response: ChaincodeResponse {
@@ -200,18 +270,20 @@ pub fn private_tx(f: &Fixture, writes: &[KeyWrite<'_>]) -> (Envelope, TxId) {
             payload: Bytes::default(),
         },
     });
-    let endorsement =
-        Endorsement::sign(&response_payload, f.peer.id.clone(), f.peer.signer.as_ref()).unwrap();
+    let endorsements = endorsers
+        .iter()
+        .map(|e| Endorsement::sign(&response_payload, e.id.clone(), e.signer.as_ref()).unwrap())
+        .collect();
     let payload = Payload {
         header,
         data: PayloadData::Endorser(EndorserTransaction {
             proposal,
             response_payload,
-            endorsements: vec![endorsement],
+            endorsements,
         }),
     };
     (
-        Envelope::sign(&payload, f.client.signer.as_ref()).unwrap(),
+        Envelope::sign(&payload, creator.signer.as_ref()).unwrap(),
         tx_id,
     )
 }

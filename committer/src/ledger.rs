@@ -97,6 +97,9 @@ pub enum LedgerError {
         stored: Hash32,
         recomputed: Hash32,
     },
+    /// The chaincode definitions could not be refreshed from a committed block.
+    #[error(transparent)]
+    Definitions(#[from] crate::definitions::DefinitionsError),
     /// Committed state could not be read while validating.
     #[error("channel {channel}: cannot validate block {number}: {source}")]
     Validation {
@@ -462,8 +465,9 @@ fn channel_of(genesis: &Block) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::definitions::DefinitionCache;
     use crate::fixtures::{
-        block_after, block_with, definitions, fixture, now, private_tx, Fixture,
+        block_after, block_with, definitions, fixture, lifecycle_commit, now, private_tx, Fixture,
     };
     use cellchain_core::bytes::sha256;
     use cellchain_core::crypto::default_provider;
@@ -732,5 +736,44 @@ mod tests {
             Some((b"survives".to_vec(), Version { block: 1, tx: 0 }))
         );
         assert!(reader.staged_private(1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn definitions_are_loaded_from_the_replayed_state_after_a_crash_between_append_and_apply() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        let trust = BlockTrust::new(&f.config, f.config.msp_set().unwrap(), now()).unwrap();
+        let validator = Validator::new(f.config.clone()).unwrap();
+        let def = definitions().0["cc"].clone();
+        let (envelope, _) = lifecycle_commit(&f, &def, &[&f.peer, &f.peer2]);
+        let block = block_with(&f, &f.genesis, vec![envelope]);
+        let prepared = ledger
+            .prepare(
+                block,
+                &trust,
+                &validator,
+                &DefinitionSet::default(),
+                default_provider(),
+                1,
+                now(),
+            )
+            .unwrap();
+        assert_eq!(prepared.codes, [TxValidationCode::Valid]);
+        // finish up to the crash: block appended, state not applied.
+        ledger
+            .blocks
+            .write()
+            .unwrap()
+            .append(&prepared.block)
+            .unwrap();
+        let stale = DefinitionCache::load("ch", &ledger.reader()).unwrap();
+        assert!(stale.current().0.is_empty());
+        drop((ledger, stale));
+        let (ledger, recovery) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        assert_eq!((recovery.height, recovery.replayed), (2, 1));
+        let cache = DefinitionCache::load("ch", &ledger.reader()).unwrap();
+        assert_eq!(cache.current().0.len(), 1);
+        assert_eq!(cache.current().0["cc"], def);
     }
 }

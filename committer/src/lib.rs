@@ -25,17 +25,20 @@
 //!   committed as hashes only, logged and counted.
 //! - [`pipeline`]: the pure checks of a block from an orderer, the genesis commit
 //!   hash, summaries of validation codes.
+//! - [`definitions`]: the chaincode definitions in force per channel, a cache
+//!   of the `_lifecycle` namespace loaded from the state at start (after
+//!   recovery) and refreshed after each block that writes a definition.
 //! - [`channel`]: what the puller and the handlers share; request authorisation.
 //! - [`config`]: the committer's own configuration file. [`metrics`]: Prometheus.
 //!
-//! Not done here: channel configuration updates, chaincode definitions committed
-//! through the lifecycle (they come from a file), reconciliation of private
+//! Not done here: channel configuration updates, reconciliation of private
 //! values missing at commit (they stay missing; `block_private_data` serves only
 //! what was stored), pushing private data to other peers (endorsers do that).
 
 pub mod boot;
 pub mod channel;
 pub mod config;
+pub mod definitions;
 pub mod ledger;
 pub mod metrics;
 pub mod pipeline;

@@ -15,7 +15,11 @@
 //! validation, on a blocking thread), [`PrivateFetcher::fetch`] (the private
 //! values of this organisation's collections, from the endorsers; see
 //! [`crate::private`]) and [`Ledger::finish`] (values staged, block appended,
-//! state applied, on a blocking thread).
+//! state applied, on a blocking thread). All three use the chaincode
+//! definitions in force at the start of the block (one snapshot of the
+//! channel's [`DefinitionCache`]); when the block wrote a definition, the cache
+//! is refreshed right after the block is stored, under the ledger lock, so the
+//! next block is validated under the new definitions.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -24,13 +28,14 @@ use std::time::Duration;
 use cellchain_core::crypto::{CryptoProvider, Signer};
 use cellchain_core::identity::SerializedIdentity;
 use cellchain_core::protocol::{Block, DeliverRequest, SignedDeliverRequest, Timestamp};
-use cellchain_validation::{DefinitionSet, Validator};
+use cellchain_validation::{ChaincodeDefinition, Validator};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::channel::ChannelShared;
-use crate::ledger::{CommitError, Committed, Ledger, LedgerError};
+use crate::definitions::{definition_writes, DefinitionCache, DefinitionChange};
+use crate::ledger::{CommitError, Committed, Ledger, LedgerError, Prepared};
 use crate::pipeline::{describe_invalid, summarise, BlockTrust};
 use crate::private::{Fetched, PrivateFetcher};
 
@@ -40,7 +45,13 @@ pub struct Puller {
     pub ledger: Arc<Mutex<Ledger>>,
     pub trust: Arc<BlockTrust>,
     pub validator: Arc<Validator>,
-    pub definitions: Arc<DefinitionSet>,
+    /// The channel's chaincode definitions (the same cache the handlers read).
+    pub definitions: Arc<DefinitionCache>,
+    /// This organisation, and whether private data sources are configured: to
+    /// warn when a new definition makes us a member of a collection we cannot
+    /// fetch values for.
+    pub msp_id: String,
+    pub has_private_sources: bool,
     pub provider: &'static dyn CryptoProvider,
     pub workers: usize,
     /// Orderer endpoints (`host:port`), in order of preference.
@@ -198,15 +209,17 @@ impl Puller {
         let ledger = self.ledger.clone();
         let trust = self.trust.clone();
         let validator = self.validator.clone();
-        let defs = self.definitions.clone();
+        // The definitions in force at the start of this block, for all its steps.
+        let defs = self.definitions.current();
         let provider = self.provider;
         let workers = self.workers;
+        let prepare_defs = defs.clone();
         let prepared = tokio::task::spawn_blocking(move || {
             ledger.lock().expect("ledger lock").prepare(
                 block,
                 &trust,
                 &validator,
-                &defs,
+                &prepare_defs,
                 provider,
                 workers,
                 now_unix(),
@@ -221,25 +234,39 @@ impl Puller {
         // Nothing is stored yet: at shutdown the block is simply pulled again.
         let mut shutdown = self.shutdown.clone();
         let fetched = tokio::select! {
-            f = self.private.fetch(&prepared.updates, self.definitions.as_ref()) => f,
+            f = self.private.fetch(&prepared.updates, defs.as_ref()) => f,
             _ = shutdown.changed() => return Some(Ended::Shutdown),
         };
         let ledger = self.ledger.clone();
+        let cache = self.definitions.clone();
         let (result, fetched) = tokio::task::spawn_blocking(move || {
-            let r = ledger
-                .lock()
-                .expect("ledger lock")
-                .finish(prepared, &fetched.writes);
+            let r = store(&ledger, &cache, prepared, &fetched);
             (r, fetched)
         })
         .await
         .unwrap_or_else(|p| std::panic::resume_unwind(p.into_panic()));
         match result {
-            Ok(c) => {
+            Ok((c, changes)) => {
                 self.committed(&c, txs, &fetched);
+                self.check_collections(&changes);
                 None
             }
             Err(e) => Some(self.refused(number, e)),
+        }
+    }
+
+    /// Warns when a definition now in force makes this organisation a member
+    /// of a collection while no private data sources are configured.
+    fn check_collections(&self, changes: &[DefinitionChange]) {
+        if self.has_private_sources {
+            return;
+        }
+        for change in changes {
+            if let DefinitionChange::InForce(def) = change {
+                if member_of_collections(def, &self.msp_id) {
+                    tracing::warn!(chaincode = %def.name, msp_id = %self.msp_id, "this organisation is a member of private data collections of the chaincode but no private_data_sources are configured: only the hashes of private writes will be kept");
+                }
+            }
         }
     }
 
@@ -305,6 +332,33 @@ impl Puller {
     }
 }
 
+/// Stores a prepared block ([`Ledger::finish`]) and, when it wrote chaincode
+/// definitions, refreshes `cache` before the ledger lock is released: the next
+/// block is validated under the new definitions. A definition that cannot be
+/// applied is a fatal ledger failure (the block is stored; a restart loads the
+/// definitions from the state and reports the damaged one).
+pub fn store(
+    ledger: &Mutex<Ledger>,
+    cache: &DefinitionCache,
+    prepared: Prepared,
+    fetched: &Fetched,
+) -> Result<(Committed, Vec<DefinitionChange>), CommitError> {
+    let writes = definition_writes(&prepared.updates);
+    let mut ledger = ledger.lock().expect("ledger lock");
+    let committed = ledger.finish(prepared, &fetched.writes)?;
+    let changes = cache
+        .apply(committed.number, &writes)
+        .map_err(|e| CommitError::Fatal(LedgerError::Definitions(e)))?;
+    Ok((committed, changes))
+}
+
+/// Whether `msp_id` is a member of any private data collection of `def`.
+pub fn member_of_collections(def: &ChaincodeDefinition, msp_id: &str) -> bool {
+    def.collections
+        .iter()
+        .any(|c| c.member_orgs.iter().any(|m| m == msp_id))
+}
+
 /// A refusal's status and message, for the log.
 async fn refusal(r: reqwest::Response) -> String {
     let status = r.status();
@@ -314,4 +368,125 @@ async fn refusal(r: reqwest::Response) -> String {
         .and_then(|v| v["message"].as_str().map(str::to_string))
         .unwrap_or(body);
     format!("deliver refused with HTTP {status}: {message}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{block_with, definitions, fixture, lifecycle_commit, now, public_tx};
+    use cellchain_core::crypto::default_provider;
+    use cellchain_core::protocol::TxValidationCode as Code;
+    use cellchain_storage::BlockStore;
+    use cellchain_validation::Definitions;
+
+    /// Prepares a block of `envelopes` after the ledger's last block under the
+    /// definitions in force and stores it: its codes and definition changes.
+    fn commit(
+        f: &crate::fixtures::Fixture,
+        ledger: &Mutex<Ledger>,
+        cache: &DefinitionCache,
+        envelopes: Vec<cellchain_core::protocol::Envelope>,
+    ) -> (Vec<Code>, Vec<DefinitionChange>) {
+        let trust = BlockTrust::new(&f.config, f.config.msp_set().unwrap(), now()).unwrap();
+        let validator = Validator::new(f.config.clone()).unwrap();
+        let prepared = {
+            let l = ledger.lock().unwrap();
+            let last = l
+                .blocks()
+                .read()
+                .unwrap()
+                .get(l.height() - 1)
+                .unwrap()
+                .unwrap();
+            let block = block_with(f, &last, envelopes);
+            l.prepare(
+                block,
+                &trust,
+                &validator,
+                &cache.current(),
+                default_provider(),
+                2,
+                now(),
+            )
+            .unwrap()
+        };
+        let (c, changes) = store(ledger, cache, prepared, &Fetched::default()).unwrap();
+        (c.codes, changes)
+    }
+
+    #[test]
+    fn a_committed_definition_governs_from_the_next_block_on_and_survives_a_reopen() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        let cache = DefinitionCache::load("ch", &ledger.reader()).unwrap();
+        assert!(cache.current().0.is_empty());
+        assert!(cache.current().definition("_lifecycle").is_some());
+        let ledger = Mutex::new(ledger);
+        let both = [&f.peer, &f.peer2];
+        let v1 = definitions().0["cc"].clone();
+        let mut v2 = v1.clone();
+        v2.version = "2.0".into();
+        v2.sequence = 2;
+
+        // Block 1: the commit and a transaction of cc, which is not defined yet.
+        let (codes, changes) = commit(
+            &f,
+            &ledger,
+            &cache,
+            vec![
+                lifecycle_commit(&f, &v1, &both).0,
+                public_tx(&f, "1.0", 1, "a").0,
+            ],
+        );
+        assert_eq!(codes, [Code::Valid, Code::InvalidChaincode]);
+        assert_eq!(changes, [DefinitionChange::InForce(Box::new(v1.clone()))]);
+        assert_eq!(cache.current().0["cc"], v1);
+
+        // Block 2: the upgrade, and a transaction endorsed under sequence 1 in
+        // the same block, judged under the definition in force at its start.
+        let (codes, changes) = commit(
+            &f,
+            &ledger,
+            &cache,
+            vec![
+                lifecycle_commit(&f, &v2, &both).0,
+                public_tx(&f, "1.0", 1, "b").0,
+            ],
+        );
+        assert_eq!(codes, [Code::Valid, Code::Valid]);
+        assert_eq!(changes, [DefinitionChange::InForce(Box::new(v2.clone()))]);
+
+        // Block 3: sequence 1 is stale now; sequence 2 is in force.
+        let (codes, changes) = commit(
+            &f,
+            &ledger,
+            &cache,
+            vec![
+                public_tx(&f, "1.0", 1, "c").0,
+                public_tx(&f, "2.0", 2, "d").0,
+            ],
+        );
+        assert_eq!(codes, [Code::ChaincodeVersionConflict, Code::Valid]);
+        assert!(changes.is_empty());
+
+        // Block 4: a commit endorsed by one organisation changes nothing.
+        let mut v3 = v2.clone();
+        v3.sequence = 3;
+        let (codes, changes) = commit(
+            &f,
+            &ledger,
+            &cache,
+            vec![lifecycle_commit(&f, &v3, &[&f.peer]).0],
+        );
+        assert_eq!(codes, [Code::EndorsementPolicyFailure]);
+        assert!(changes.is_empty());
+        assert_eq!(cache.current().0["cc"], v2);
+
+        // Reopened: the definitions come back from the state.
+        drop(ledger);
+        let (ledger, _) = Ledger::open(dir.path(), &f.genesis).unwrap();
+        let loaded = DefinitionCache::load("ch", &ledger.reader()).unwrap();
+        assert_eq!(*loaded.current(), *cache.current());
+    }
 }

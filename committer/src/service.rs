@@ -14,8 +14,9 @@
 //! stale request, or one committers do not serve (`private_writes`: endorsers
 //! serve it).
 //!
-//! Collection membership is judged with the channel's chaincode definitions (the
-//! ones validation uses) against the requester's organisation (`creator.msp_id`,
+//! Collection membership is judged with the channel's chaincode definitions in
+//! force now (the cache validation uses, refreshed after each block that
+//! changes a definition) against the requester's organisation (`creator.msp_id`,
 //! validated). Private values are never logged.
 
 use std::collections::HashMap;
@@ -374,7 +375,8 @@ fn collection_config(
     namespace: &str,
     collection: &str,
 ) -> Result<CollectionConfig, ApiError> {
-    let Some(def) = ch.definitions.0.get(namespace) else {
+    let defs = ch.definitions.current();
+    let Some(def) = defs.0.get(namespace) else {
         return Err(ApiError::new(
             404,
             "unknown_collection",
@@ -501,7 +503,7 @@ fn block_private_data(ch: &ChannelShared, block: u64, msp_id: &str) -> Result<Va
         tracing::error!(block, error = %e, "a stored block does not replay");
         ApiError::new(500, "blocks", e.to_string(), false)
     })?;
-    let needs = private_needs(&updates, ch.definitions.as_ref(), msp_id);
+    let needs = private_needs(&updates, ch.definitions.current().as_ref(), msp_id);
     let mut data = PrivateData::default();
     let view = ch.state.view();
     for need in needs {
@@ -598,6 +600,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 mod tests {
     use super::*;
     use crate::channel::Status;
+    use crate::definitions::DefinitionCache;
     use crate::fixtures::{block_with, definitions, fixture, now, private_tx, Fixture, KeyWrite};
     use crate::ledger::Ledger;
     use crate::pipeline::BlockTrust;
@@ -675,7 +678,7 @@ mod tests {
             msps: f.config.msp_set().unwrap(),
             blocks: ledger.blocks(),
             state: ledger.reader(),
-            definitions: Arc::new(defs),
+            definitions: Arc::new(DefinitionCache::new("ch", defs)),
             height,
             status: Status::default(),
         });

@@ -1,7 +1,8 @@
 //! Committers as real processes against three real orderers: validation codes
 //! end to end, agreement of two organisations' committers, crash recovery, a
-//! consenter that orders a replayed envelope, the feed's and queries' ACLs, and
-//! private data fetched at commit from an (in-process, mock) endorser.
+//! consenter that orders a replayed envelope, the feed's and queries' ACLs,
+//! private data fetched at commit from an (in-process, mock) endorser, and
+//! chaincode definitions deployed and upgraded through lifecycle transactions.
 //!
 //! One network serves every step (starting one takes seconds); each step is a
 //! function named after the rule it checks.
@@ -19,7 +20,7 @@ use cellchain_core::protocol::{
 };
 use cellchain_core::Bytes;
 use serde_json::Value;
-use support::{Net, CC, CHANNEL, PRIVATE};
+use support::{cc_definition, definition, Net, CC, CHANNEL, PRIVATE};
 
 fn rwset(reads: Vec<KvRead>, writes: Vec<(&str, &str)>) -> TxRwSet {
     TxRwSet {
@@ -67,8 +68,8 @@ async fn put(net: &Net, key: &str, value: &str) -> Version {
 /// networks do not compete for the machine's cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Three orderers and the committers of Org1 and Org2, started, with the
-/// genesis block committed.
+/// Three orderers and the committers of Org1 and Org2, started, with `cc`
+/// deployed on both channels and committed by both committers.
 async fn network() -> (tokio::sync::MutexGuard<'static, ()>, Net) {
     let guard = SERIAL.lock().await;
     let mut net = Net::new();
@@ -80,6 +81,14 @@ async fn network() -> (tokio::sync::MutexGuard<'static, ()>, Net) {
     net.start_committer(c1);
     net.start_committer(c2);
     net.wait_committed(c1, CHANNEL, 1).await;
+    net.wait_committed(c1, PRIVATE, 1).await;
+    let (shared_def, private_def) = (cc_definition(CHANNEL), cc_definition(PRIVATE));
+    let (shared, private) = tokio::join!(
+        net.deploy(c1, CHANNEL, &shared_def),
+        net.deploy(c1, PRIVATE, &private_def),
+    );
+    net.wait_committed(c2, CHANNEL, shared + 1).await;
+    net.wait_committed(c2, PRIVATE, private + 1).await;
     (guard, net)
 }
 
@@ -159,6 +168,7 @@ async fn private_data_is_fetched_at_commit_and_served_to_members() {
     net.start_committer(c1);
     net.start_committer(c2);
     net.wait_committed(c1, CHANNEL, 1).await;
+    net.deploy(c1, CHANNEL, &cc_definition(CHANNEL)).await;
 
     let private_tx = |key: &str, value: &str| {
         let set = TxRwSet {
@@ -293,10 +303,187 @@ network_test!(
     feed_and_queries_serve_members_only,
     committer_killed_mid_load_recovers_to_the_same_commit_hash,
     replayed_envelope_ordered_by_a_consenter_is_a_duplicate,
+    a_chaincode_is_invalid_until_its_definition_is_committed,
+    an_upgrade_makes_endorsements_under_the_old_sequence_a_version_conflict,
+    a_commit_endorsed_by_one_organisation_fails_and_changes_nothing,
+    a_restarted_committer_still_knows_the_definitions,
 );
 
 mod scenarios {
     use super::*;
+    use cellchain_core::lifecycle::{definition_key, ChaincodeDefinition, LIFECYCLE};
+    use cellchain_core::protocol::ChaincodeRef;
+
+    /// A transaction of chaincode `name` endorsed under `version`/`sequence` by
+    /// both organisations' peers, writing `key` in its namespace.
+    fn cc_tx(net: &Net, name: &str, version: &str, sequence: u64, key: &str) -> (TxId, Envelope) {
+        let mut set = rwset(vec![], vec![(key, "x")]);
+        set.ns_rwsets[0].namespace = name.into();
+        let chaincode = ChaincodeRef {
+            name: name.into(),
+            version: version.into(),
+            sequence,
+        };
+        net.tx_as(CHANNEL, chaincode, set, &[&net.peer1, &net.peer2])
+    }
+
+    /// The line each committer logs when `def` comes into force.
+    fn in_force_line(def: &ChaincodeDefinition) -> String {
+        format!(
+            "chaincode {} sequence {} is now in force on channel {CHANNEL} (version {}, wasm {})",
+            def.name, def.sequence, def.version, def.wasm_hash
+        )
+    }
+
+    fn log(net: &Net, i: usize) -> String {
+        std::fs::read_to_string(&net.committers[i].log).unwrap()
+    }
+
+    /// (a) Before its definition is committed a chaincode's transactions are
+    /// INVALID_CHAINCODE; from the block after the commit they are valid, on
+    /// both organisations' committers.
+    pub async fn a_chaincode_is_invalid_until_its_definition_is_committed(net: &mut Net) {
+        let def = definition("cc2", "1.0", 1);
+        let early = net
+            .submit(
+                0,
+                CHANNEL,
+                cc_tx(net, "cc2", "1.0", 1, "early"),
+                "INVALID_CHAINCODE",
+            )
+            .await;
+        let commit = net.deploy(0, CHANNEL, &def).await;
+        assert!(commit > early);
+        let (tx_id, e) = cc_tx(net, "cc2", "1.0", 1, "late");
+        let block = net.submit(0, CHANNEL, (tx_id, e), "VALID").await;
+        assert!(block > commit);
+        let s = net.wait_tx(1, CHANNEL, tx_id).await;
+        assert_eq!(code(&s), "VALID", "{s}");
+        // Only the valid transaction wrote.
+        assert!(net
+            .committed_version(0, CHANNEL, "cc2", "early")
+            .await
+            .is_none());
+        assert!(net
+            .committed_version(1, CHANNEL, "cc2", "late")
+            .await
+            .is_some());
+        // The committed definition is in the ledger, and its coming into force logged.
+        let stored = net
+            .committed_version(0, CHANNEL, LIFECYCLE, &definition_key("cc2"))
+            .await
+            .expect("definition/cc2 is committed");
+        assert_eq!(stored.block, commit);
+        for i in [0, 1] {
+            let log = log(net, i);
+            assert!(log.contains(&in_force_line(&def)), "{log}");
+        }
+    }
+
+    /// (b) An upgrade (sequence 2, a new version): from the next block a
+    /// transaction endorsed under sequence 1 is CHAINCODE_VERSION_CONFLICT and
+    /// one endorsed under sequence 2 is valid.
+    pub async fn an_upgrade_makes_endorsements_under_the_old_sequence_a_version_conflict(
+        net: &mut Net,
+    ) {
+        let v1 = definition("cc3", "1.0", 1);
+        net.deploy(0, CHANNEL, &v1).await;
+        net.submit(0, CHANNEL, cc_tx(net, "cc3", "1.0", 1, "a"), "VALID")
+            .await;
+        // Endorsed under sequence 1 before the upgrade, ordered after it.
+        let stale = cc_tx(net, "cc3", "1.0", 1, "stale");
+        let v2 = definition("cc3", "2.0", 2);
+        let upgrade = net.deploy(0, CHANNEL, &v2).await;
+        let stale_block = net
+            .submit(0, CHANNEL, stale, "CHAINCODE_VERSION_CONFLICT")
+            .await;
+        assert!(stale_block > upgrade);
+        let (tx_id, e) = cc_tx(net, "cc3", "2.0", 2, "current");
+        net.submit(0, CHANNEL, (tx_id, e), "VALID").await;
+        // Org2's committer judges the same.
+        let s = net.wait_tx(1, CHANNEL, tx_id).await;
+        assert_eq!(code(&s), "VALID", "{s}");
+        assert!(net
+            .committed_version(0, CHANNEL, "cc3", "stale")
+            .await
+            .is_none());
+        let log = log(net, 1);
+        assert!(log.contains(&in_force_line(&v2)), "{log}");
+    }
+
+    /// (c) A commit endorsed by one organisation fails the channel's
+    /// LifecycleEndorsement policy and changes nothing: no definition is
+    /// stored and the chaincode stays undefined.
+    pub async fn a_commit_endorsed_by_one_organisation_fails_and_changes_nothing(net: &mut Net) {
+        let def = definition("cc4", "1.0", 1);
+        for org in ["Org1MSP", "Org2MSP"] {
+            let approval = net.approval(0, CHANNEL, org, &def).await;
+            net.submit(0, CHANNEL, approval, "VALID").await;
+        }
+        let commit = net.commit_definition(0, CHANNEL, &def, &["Org1MSP"]).await;
+        net.submit(0, CHANNEL, commit, "ENDORSEMENT_POLICY_FAILURE")
+            .await;
+        assert!(net
+            .committed_version(0, CHANNEL, LIFECYCLE, &definition_key("cc4"))
+            .await
+            .is_none());
+        net.submit(
+            0,
+            CHANNEL,
+            cc_tx(net, "cc4", "1.0", 1, "k"),
+            "INVALID_CHAINCODE",
+        )
+        .await;
+        assert!(!log(net, 0).contains("chaincode cc4 sequence"));
+        // The same commit endorsed by both organisations is valid.
+        let commit = net
+            .commit_definition(0, CHANNEL, &def, &["Org1MSP", "Org2MSP"])
+            .await;
+        net.submit(0, CHANNEL, commit, "VALID").await;
+        net.submit(0, CHANNEL, cc_tx(net, "cc4", "1.0", 1, "k"), "VALID")
+            .await;
+    }
+
+    /// (d) A restarted committer loads the definitions from its state: the
+    /// upgraded definition is the one in force after the restart.
+    pub async fn a_restarted_committer_still_knows_the_definitions(net: &mut Net) {
+        net.deploy(0, CHANNEL, &definition("cc5", "1.0", 1)).await;
+        let upgrade = net.deploy(0, CHANNEL, &definition("cc5", "2.0", 2)).await;
+        net.wait_committed(1, CHANNEL, upgrade + 1).await;
+        for i in [0, 1] {
+            net.stop_committer(i);
+        }
+        // Ordered while both committers are down: validated after the restart.
+        let (stale, stale_e) = cc_tx(net, "cc5", "1.0", 1, "stale");
+        let (current, current_e) = cc_tx(net, "cc5", "2.0", 2, "current");
+        let (plain, plain_e) = net.tx(
+            CHANNEL,
+            rwset(vec![], vec![("after-restart", "x")]),
+            &[&net.peer1, &net.peer2],
+        );
+        for e in [&stale_e, &current_e, &plain_e] {
+            net.broadcast(CHANNEL, e).await;
+        }
+        let height = net.orderer_height(0, CHANNEL).await;
+        for i in [0, 1] {
+            net.start_committer(i);
+        }
+        for i in [0, 1] {
+            net.wait_committed(i, CHANNEL, height).await;
+            let s = net.wait_tx(i, CHANNEL, stale).await;
+            assert_eq!(code(&s), "CHAINCODE_VERSION_CONFLICT", "{s}");
+            let s = net.wait_tx(i, CHANNEL, current).await;
+            assert_eq!(code(&s), "VALID", "{s}");
+            let s = net.wait_tx(i, CHANNEL, plain).await;
+            assert_eq!(code(&s), "VALID", "{s}");
+            let log = log(net, i);
+            assert!(
+                log.contains("chaincode definitions loaded from the ledger")
+                    && log.contains("cc5 2.0 (sequence 2)"),
+                "{log}"
+            );
+        }
+    }
 
     /// Two transactions in one block read and write the same key: the first is
     /// valid, the second reads a version the first changed.
@@ -447,15 +634,25 @@ mod scenarios {
         let (status, body) = net.query(0, PRIVATE, &net.outsider, Query::Info).await;
         assert_eq!(status, 403, "{body}");
         assert_eq!(body["error"], "forbidden");
-        // Members are served, with the committer's metadata.
-        let (status, blocks) = net.feed(1, PRIVATE, &net.client2, 0, 0).await;
-        assert_eq!(status, 200);
-        assert_eq!(blocks[0].metadata.validation_codes, vec![Code::Valid]);
-        assert!(blocks[0].metadata.commit_hash.is_some());
+        // Members are served, with the committer's metadata (the genesis block,
+        // then the approvals and the commit of cc).
         let (status, info) = net.query(0, PRIVATE, &net.client1, Query::Info).await;
         assert_eq!(status, 200, "{info}");
-        assert_eq!(info["height"], 1);
-        assert_eq!(info["last_block_hash"], serde_json::json!(blocks[0].hash()));
+        let height = info["height"].as_u64().unwrap();
+        assert!(height >= 3, "{info}");
+        let (status, blocks) = net.feed(1, PRIVATE, &net.client2, 0, height - 1).await;
+        assert_eq!(status, 200);
+        assert_eq!(blocks.len() as u64, height);
+        assert_eq!(blocks[0].metadata.validation_codes, vec![Code::Valid]);
+        assert!(blocks.iter().all(|b| b.metadata.commit_hash.is_some()
+            && b.metadata
+                .validation_codes
+                .iter()
+                .all(|c| *c == Code::Valid)));
+        assert_eq!(
+            info["last_block_hash"],
+            serde_json::json!(blocks.last().unwrap().hash())
+        );
         // Org3 reads the shared channel; unknown channels are 404.
         let (status, blocks) = net.feed(0, CHANNEL, &net.outsider, 1, 2).await;
         assert_eq!(status, 200);
@@ -638,13 +835,13 @@ mod scenarios {
     /// consenter's key, that replays an envelope committed earlier and carries a new
     /// envelope twice.
     pub async fn replayed_envelope_ordered_by_a_consenter_is_a_duplicate(net: &mut Net) {
-        // An envelope already in the chain (block 1), to replay.
-        put(net, "original", "1").await;
+        // An envelope already in the chain, to replay.
+        let original = put(net, "original", "1").await;
         let height = net.orderer_height(0, CHANNEL).await;
         let mut blocks = net
             .orderer_blocks(0, CHANNEL, &net.client1, 0, height - 1)
             .await;
-        let old = blocks[1].data.envelopes[0].clone();
+        let old = blocks[original.block as usize].data.envelopes[original.tx as usize].clone();
         let (fresh_id, fresh) = net.tx(
             CHANNEL,
             rwset(vec![], vec![("dup", "1")]),

@@ -1,8 +1,10 @@
 //! A named topology for committer tests (in the spirit of Fabric's `nwo`): three
 //! organisations with real certificates, three orderer processes and committer
 //! processes on free loopback ports, the genesis blocks of a shared channel and a
-//! private one, a chaincode definitions file, and clients that build really
-//! endorsed transactions (no endorser process needed).
+//! private one, and clients that build really endorsed transactions (no
+//! endorser process needed), lifecycle transactions included: chaincode
+//! definitions are deployed through the ledger ([`Net::deploy`]), approved by
+//! each organisation's admin and committed, as the endorsers would build them.
 
 #![allow(dead_code)]
 
@@ -17,10 +19,15 @@ use cellchain_core::config::{
     block_to_json, create_genesis_block, ConfigSigner, Materials, NetworkConfig, OrgMaterial,
 };
 use cellchain_core::crypto::{default_provider, random_nonce};
+use cellchain_core::lifecycle::{
+    approval_key, definition_key, encode_definition, functions, ChaincodeDefinition,
+    CollectionConfig, EndorsementPolicy, LIFECYCLE, LIFECYCLE_SEQUENCE, LIFECYCLE_VERSION,
+};
 use cellchain_core::protocol::{
     encode, Block, ChaincodeRef, ChaincodeResponse, DeliverRequest, Endorsement,
-    EndorserTransaction, Envelope, Header, Payload, PayloadData, Proposal, ProposalResponsePayload,
-    Query, QueryRequest, SignedDeliverRequest, SignedQuery, Timestamp, TxId, TxRwSet,
+    EndorserTransaction, Envelope, Header, KvRead, KvWrite, NsRwSet, Payload, PayloadData,
+    Proposal, ProposalResponsePayload, Query, QueryRequest, SignedDeliverRequest, SignedQuery,
+    Timestamp, TxId, TxRwSet, Version,
 };
 use cellchain_core::testing::{TestCa, TestMember};
 use cellchain_core::Bytes;
@@ -174,7 +181,9 @@ pub struct Net {
     /// The orderers' identities (consenters of both channels).
     pub orderer_ids: Vec<TestMember>,
     pub genesis: BTreeMap<&'static str, PathBuf>,
-    pub definitions: PathBuf,
+    /// The admins of Org1, Org2 and Org3 (they signed the genesis blocks and
+    /// create lifecycle transactions).
+    pub admins: BTreeMap<&'static str, TestMember>,
     /// Org1 and Org2 clients: writers and readers of both channels.
     pub client1: TestMember,
     pub client2: TestMember,
@@ -186,9 +195,50 @@ pub struct Net {
     pub http: reqwest::Client,
 }
 
-/// The chaincode `cc`, endorsed by both Org1 and Org2, on both channels; on the
-/// shared channel with the private data collection `secret` (members: Org1).
-const DEFINITIONS: &str = "channels:\n  testchannel:\n    - {name: cc, version: '1.0', sequence: 1, endorsement_policy: {signature: \"AND('Org1MSP.peer', 'Org2MSP.peer')\"}, collections: [{name: secret, member_orgs: [Org1MSP]}]}\n  private:\n    - {name: cc, version: '1.0', sequence: 1, endorsement_policy: {signature: \"AND('Org1MSP.peer', 'Org2MSP.peer')\"}}\n";
+/// The organisations that approve and endorse lifecycle transactions on both
+/// channels (Org3 is a read-only member of the shared channel).
+pub const WRITERS: [&str; 2] = ["Org1MSP", "Org2MSP"];
+
+/// The definition of chaincode `name` at `version`/`sequence` that the tests
+/// deploy: endorsed by both Org1 and Org2, no collections.
+pub fn definition(name: &str, version: &str, sequence: u64) -> ChaincodeDefinition {
+    ChaincodeDefinition {
+        name: name.into(),
+        version: version.into(),
+        sequence,
+        wasm_hash: sha256(format!("{name} module {version}").as_bytes()),
+        endorsement_policy: EndorsementPolicy::Signature(
+            "AND('Org1MSP.peer', 'Org2MSP.peer')".parse().unwrap(),
+        ),
+        collections: vec![],
+    }
+}
+
+/// The chaincode `cc` 1.0/1 of [`Net::tx`], endorsed by both Org1 and Org2; on
+/// the shared channel with the private data collection `secret` (members: Org1).
+pub fn cc_definition(channel: &str) -> ChaincodeDefinition {
+    let mut def = definition(CC, "1.0", 1);
+    if channel == CHANNEL {
+        def.collections.push(CollectionConfig {
+            name: "secret".into(),
+            member_orgs: vec!["Org1MSP".into()],
+            required_peer_count: 0,
+            block_to_live: 0,
+            member_only_read: true,
+            member_only_write: true,
+        });
+    }
+    def
+}
+
+/// The chaincode reference lifecycle transactions are endorsed under.
+pub fn lifecycle_ref() -> ChaincodeRef {
+    ChaincodeRef {
+        name: LIFECYCLE.into(),
+        version: LIFECYCLE_VERSION.into(),
+        sequence: LIFECYCLE_SEQUENCE,
+    }
+}
 
 impl Net {
     /// Certificates, genesis blocks and configurations of three orderers (not started).
@@ -243,16 +293,16 @@ impl Net {
                 .orderer_certs
                 .insert(names[i].clone(), o.id.cert.clone());
         }
-        let admins: Vec<TestMember> = orgs
+        let admins: BTreeMap<&'static str, TestMember> = orgs
             .iter()
-            .map(|o| cas[o].member(o, "admin", "admin"))
+            .map(|o| (*o, cas[o].member(o, "admin", "admin")))
             .collect();
         let t = now();
         let mut genesis = BTreeMap::new();
         for ch in [CHANNEL, PRIVATE] {
             let cfg = net.channel_config(ch, &materials, t.seconds).unwrap();
             let signers: Vec<ConfigSigner> = admins
-                .iter()
+                .values()
                 .filter(|a| cfg.is_member(&a.id.msp_id))
                 .map(|a| ConfigSigner {
                     identity: a.id.clone(),
@@ -265,8 +315,6 @@ impl Net {
             std::fs::write(&path, block_to_json(&block).0).unwrap();
             genesis.insert(ch, path);
         }
-        let definitions = dir.path().join("definitions.yaml");
-        std::fs::write(&definitions, DEFINITIONS).unwrap();
         let bin = orderer_bin();
         let mut orderers = Vec::new();
         for (i, o) in orderer_ids.iter().enumerate() {
@@ -309,7 +357,7 @@ impl Net {
             cas,
             orderer_ids,
             genesis,
-            definitions,
+            admins,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -337,9 +385,8 @@ impl Net {
             .map(|c| self.genesis[c].display().to_string())
             .collect();
         let mut yaml = format!(
-            "name: {name}\nlisten: 127.0.0.1:{port}\ndata_dir: data\nmsp_id: {org}\ncert: cert.pem\nkey: key.pem\ngenesis_blocks: [{}]\ndefinitions: {}\nvalidation_workers: 2\nstall_timeout: 2s\n",
+            "name: {name}\nlisten: 127.0.0.1:{port}\ndata_dir: data\nmsp_id: {org}\ncert: cert.pem\nkey: key.pem\ngenesis_blocks: [{}]\nvalidation_workers: 2\nstall_timeout: 2s\n",
             genesis.join(", "),
-            self.definitions.display()
         );
         if !orderers.is_empty() {
             yaml += &format!("orderers: [{}]\n", orderers.join(", "));
@@ -644,28 +691,67 @@ impl Net {
         endorsers: &[&TestMember],
         tamper: impl FnOnce(&mut ProposalResponsePayload),
     ) -> (TxId, Envelope) {
-        let creator = &self.client1;
+        let cc = ChaincodeRef {
+            name: CC.into(),
+            version: "1.0".into(),
+            sequence: 1,
+        };
+        let call = Call {
+            creator: &self.client1,
+            chaincode: cc,
+            function: "f",
+            args: vec![],
+            payload: Bytes::default(),
+        };
+        self.endorsed(channel, call, rwset, endorsers, tamper)
+    }
+
+    /// A transaction of `client1` invoking `chaincode` (name, version and
+    /// sequence it was endorsed under) with `rwset`, endorsed by `endorsers`.
+    pub fn tx_as(
+        &self,
+        channel: &str,
+        chaincode: ChaincodeRef,
+        rwset: TxRwSet,
+        endorsers: &[&TestMember],
+    ) -> (TxId, Envelope) {
+        let call = Call {
+            creator: &self.client1,
+            chaincode,
+            function: "f",
+            args: vec![],
+            payload: Bytes::default(),
+        };
+        self.endorsed(channel, call, rwset, endorsers, |_| {})
+    }
+
+    /// The endorsed transaction of `call` with `rwset`.
+    fn endorsed(
+        &self,
+        channel: &str,
+        call: Call<'_>,
+        rwset: TxRwSet,
+        endorsers: &[&TestMember],
+        tamper: impl FnOnce(&mut ProposalResponsePayload),
+    ) -> (TxId, Envelope) {
+        let creator = call.creator;
         let header = Header::new(channel, creator.id.clone(), random_nonce(), now());
         let proposal = encode(&Proposal {
             header: header.clone(),
-            chaincode: CC.into(),
-            function: "f".into(),
-            args: vec![],
+            chaincode: call.chaincode.name.clone(),
+            function: call.function.into(),
+            args: call.args,
             transient_digest: None,
         });
         let mut response = ProposalResponsePayload {
             proposal_hash: sha256(&proposal),
-            chaincode: ChaincodeRef {
-                name: CC.into(),
-                version: "1.0".into(),
-                sequence: 1,
-            },
+            chaincode: call.chaincode,
             rwset,
             events: vec![],
             response: ChaincodeResponse {
                 status: 200,
                 message: String::new(),
-                payload: Bytes::default(),
+                payload: call.payload,
             },
         };
         let endorsed = encode(&response);
@@ -687,6 +773,177 @@ impl Net {
             Envelope::sign(&payload, creator.signer.as_ref()).unwrap(),
         )
     }
+
+    /// The endorsing peer of a writing organisation.
+    pub fn peer(&self, org: &str) -> &TestMember {
+        match org {
+            "Org1MSP" => &self.peer1,
+            "Org2MSP" => &self.peer2,
+            _ => panic!("{org} has no endorsing peer in this topology"),
+        }
+    }
+
+    /// The committed version of `namespace`/`key` at committer `i`, `None`
+    /// when the key has no value.
+    pub async fn committed_version(
+        &self,
+        i: usize,
+        channel: &str,
+        namespace: &str,
+        key: &str,
+    ) -> Option<Version> {
+        let query = Query::Get {
+            namespace: namespace.into(),
+            key: key.into(),
+        };
+        let (status, body) = self.query(i, channel, &self.client1, query).await;
+        match status {
+            200 => Some(serde_json::from_value(body["version"].clone()).unwrap()),
+            404 => None,
+            _ => panic!("get {namespace}/{key}: {status} {body}"),
+        }
+    }
+
+    /// A `_lifecycle` transaction of `function(def)` by `creator`, endorsed by
+    /// `endorsers`, as an endorser answers it (the definition JSON as payload).
+    pub fn lifecycle_tx(
+        &self,
+        channel: &str,
+        creator: &TestMember,
+        function: &str,
+        def: &ChaincodeDefinition,
+        ns: NsRwSet,
+        endorsers: &[&TestMember],
+    ) -> (TxId, Envelope) {
+        let call = Call {
+            creator,
+            chaincode: lifecycle_ref(),
+            function,
+            args: vec![serde_json::to_value(def).unwrap()],
+            payload: Bytes(encode_definition(def)),
+        };
+        let rwset = TxRwSet {
+            ns_rwsets: vec![ns],
+        };
+        self.endorsed(channel, call, rwset, endorsers, |_| {})
+    }
+
+    /// `org`'s approval of `def` as its endorser builds it: created by `org`'s
+    /// admin, endorsed by `org`'s peer, reading `definition/NAME` at the version
+    /// committer `i` has and writing `approval/NAME/ORG`.
+    pub async fn approval(
+        &self,
+        i: usize,
+        channel: &str,
+        org: &str,
+        def: &ChaincodeDefinition,
+    ) -> (TxId, Envelope) {
+        let key = definition_key(&def.name);
+        let ns = NsRwSet {
+            namespace: LIFECYCLE.into(),
+            reads: vec![KvRead {
+                version: self.committed_version(i, channel, LIFECYCLE, &key).await,
+                key,
+            }],
+            writes: vec![KvWrite {
+                key: approval_key(&def.name, org),
+                is_delete: false,
+                value: Bytes(encode_definition(def)),
+            }],
+            ..NsRwSet::default()
+        };
+        self.lifecycle_tx(
+            channel,
+            &self.admins[org],
+            functions::APPROVE,
+            def,
+            ns,
+            &[self.peer(org)],
+        )
+    }
+
+    /// The commit of `def` as the endorsers build it: created by Org1's admin,
+    /// endorsed by the peers of `endorsing` organisations, reading
+    /// `definition/NAME` and every writing organisation's approval at the
+    /// versions committer `i` has, and writing `definition/NAME`.
+    pub async fn commit_definition(
+        &self,
+        i: usize,
+        channel: &str,
+        def: &ChaincodeDefinition,
+        endorsing: &[&str],
+    ) -> (TxId, Envelope) {
+        let mut reads = Vec::new();
+        let key = definition_key(&def.name);
+        for k in std::iter::once(key.clone())
+            .chain(WRITERS.iter().map(|org| approval_key(&def.name, org)))
+        {
+            reads.push(KvRead {
+                version: self.committed_version(i, channel, LIFECYCLE, &k).await,
+                key: k,
+            });
+        }
+        let ns = NsRwSet {
+            namespace: LIFECYCLE.into(),
+            reads,
+            writes: vec![KvWrite {
+                key,
+                is_delete: false,
+                value: Bytes(encode_definition(def)),
+            }],
+            ..NsRwSet::default()
+        };
+        let endorsers: Vec<&TestMember> = endorsing.iter().map(|o| self.peer(o)).collect();
+        self.lifecycle_tx(
+            channel,
+            &self.admins["Org1MSP"],
+            functions::COMMIT,
+            def,
+            ns,
+            &endorsers,
+        )
+    }
+
+    /// Orders `e` and waits until committer `i` has committed it; asserts its
+    /// code and returns the block it is in.
+    pub async fn submit(&self, i: usize, channel: &str, tx: (TxId, Envelope), code: &str) -> u64 {
+        let (tx_id, e) = tx;
+        self.broadcast(channel, &e).await;
+        let s = self.wait_tx(i, channel, tx_id).await;
+        assert_eq!(s["code"]["name"], code, "{s}");
+        s["block"].as_u64().unwrap()
+    }
+
+    /// Deploys `def` on `channel` through the ledger: an approval of each
+    /// writing organisation (ordered together), then the commit endorsed by
+    /// both organisations' peers; waits until committer `i` has committed each
+    /// and asserts they are valid. Returns the block of the commit: the
+    /// definition is in force from the next block on.
+    pub async fn deploy(&self, i: usize, channel: &str, def: &ChaincodeDefinition) -> u64 {
+        let mut approvals = Vec::new();
+        for org in WRITERS {
+            approvals.push(self.approval(i, channel, org, def).await);
+        }
+        for (tx_id, e) in &approvals {
+            self.broadcast(channel, e).await;
+            let _ = tx_id;
+        }
+        for (tx_id, _) in &approvals {
+            let s = self.wait_tx(i, channel, *tx_id).await;
+            assert_eq!(s["code"]["name"], "VALID", "approval of {}: {s}", def.name);
+        }
+        let commit = self.commit_definition(i, channel, def, &WRITERS).await;
+        self.submit(i, channel, commit, "VALID").await
+    }
+}
+
+/// What a transaction invokes, and what its endorsers answered.
+struct Call<'a> {
+    creator: &'a TestMember,
+    chaincode: ChaincodeRef,
+    function: &'a str,
+    args: Vec<Value>,
+    payload: Bytes,
 }
 
 impl Drop for Net {
