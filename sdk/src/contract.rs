@@ -6,9 +6,13 @@ use std::time::{Duration, Instant};
 
 use cellchain_core::bytes::sha256;
 use cellchain_core::crypto::random_nonce;
+use cellchain_core::lifecycle::{
+    builtin_definition, ChaincodeDefinition, EndorsementPolicy, LIFECYCLE,
+};
+use cellchain_core::policy::{PrincipalRole, SignaturePolicy};
 use cellchain_core::protocol::{
-    decode, Endorsement, EndorserTransaction, Envelope, Header, KeyPolicy, Payload, PayloadData,
-    Proposal, ProposalResponse, ProposalResponsePayload, SignedProposal, TxRwSet,
+    decode, ChaincodeRef, Endorsement, EndorserTransaction, Envelope, Header, KeyPolicy, Payload,
+    PayloadData, Proposal, ProposalResponse, ProposalResponsePayload, SignedProposal, TxRwSet,
 };
 use cellchain_core::Bytes;
 use futures_util::future::try_join_all;
@@ -202,7 +206,13 @@ impl Contract {
     /// As [`Contract::endorse`], with transient inputs.
     ///
     /// Endorsements are first asked as [planned](Contract::plan) from the
-    /// chaincode's policy. The endorsers report the key-level endorsement
+    /// policy of the chaincode's committed definition. When the endorsers ran
+    /// another definition than the one planned from (an upgrade this network
+    /// had not seen), the definition is read from the ledger again, once, and
+    /// the endorsements its policy still needs are asked. A transaction that
+    /// commits as `CHAINCODE_VERSION_CONFLICT` or `ENDORSEMENT_POLICY_FAILURE`
+    /// drops the cached definition, so the next plan reads it again. The
+    /// endorsers report the key-level endorsement
     /// policies of the keys the transaction writes; when the endorsements
     /// obtained do not satisfy every policy the committer will check
     /// ([`required_policies`]), the fewest further organisations satisfying
@@ -217,15 +227,34 @@ impl Contract {
         function: &str,
         args: Vec<Value>,
     ) -> Result<Transaction, SdkError> {
-        let plan = self.plan()?;
+        let (plan, mut planned) = self.plan_and_policy().await?;
         let (header, signed) = self.proposal(function, args, transient)?;
         let path = format!("/v1/channels/{}/endorse", self.network.channel);
         let mut used: BTreeSet<String> = BTreeSet::new();
         let mut responses = self.endorse_round(&plan, &signed, &path, &used).await?;
         let mut agreed = agree(&signed.proposal, responses.clone())?;
-        if self.endorsing_orgs.is_none() {
+        let mut replanned = false;
+        if let Some(p) = planned.as_mut() {
+            if agreed.chaincode.sequence != p.sequence {
+                replanned = true;
+                // The endorsers ran another definition than the one planned
+                // from (an upgrade since it was cached): ask the ledger again,
+                // once, and plan the rest from the current policy.
+                tracing::info!(
+                    chaincode = %self.name,
+                    planned = p.sequence,
+                    endorsed = agreed.chaincode.sequence,
+                    "the chaincode definition changed; reading it again"
+                );
+                self.network.forget_definition(&self.name);
+                *p = self.planned(self.definition().await?)?;
+            }
+        }
+        if let Some(planned) = &planned {
             for _ in 0..MAX_EXTRA_ROUNDS {
-                let Some(extra) = self.extra_plan(&agreed, &responses)? else {
+                let Some(extra) =
+                    self.extra_plan(&planned.policy, replanned, &agreed, &responses)?
+                else {
                     break;
                 };
                 tracing::info!(
@@ -256,6 +285,7 @@ impl Contract {
         })?;
         Ok(Transaction::new(
             self.network.clone(),
+            self.name.clone(),
             header.tx_id,
             envelope,
             agreed.payload,
@@ -311,10 +341,13 @@ impl Contract {
     }
 
     /// The further endorsements the key-level policies reported by the
-    /// endorsers need (their union), `None` when those obtained satisfy every
-    /// policy the committer will check.
+    /// endorsers need (their union), and the chaincode's `policy` when it is
+    /// not the one the first endorsements were planned from (`replanned`);
+    /// `None` when those obtained satisfy every policy the committer will check.
     fn extra_plan(
         &self,
+        policy: &SignaturePolicy,
+        replanned: bool,
         agreed: &Agreed,
         responses: &[(String, ProposalResponse)],
     ) -> Result<Option<Plan>, SdkError> {
@@ -322,11 +355,11 @@ impl Contract {
             .iter()
             .flat_map(|(_, r)| r.key_policies.iter())
             .collect();
-        if reported.is_empty() {
+        if reported.is_empty() && !replanned {
+            // Planned from the policy: it is satisfied.
             return Ok(None);
         }
         let reported: Vec<KeyPolicy> = reported.into_iter().cloned().collect();
-        let profile = self.network.profile();
         let plan_error = |source| SdkError::Plan {
             chaincode: self.name.clone(),
             source,
@@ -336,8 +369,7 @@ impl Contract {
             .ns_rwsets
             .iter()
             .find(|ns| ns.namespace == self.name);
-        let required = required_policies(profile.policies.get(&self.name), rwset, &reported)
-            .map_err(plan_error)?;
+        let required = required_policies(Some(policy), rwset, &reported).map_err(plan_error)?;
         let endorsers: Vec<&str> = agreed
             .endorsements
             .iter()
@@ -374,8 +406,18 @@ impl Contract {
     }
 
     /// The organisations to ask: the explicit override, else planned from the
-    /// profile's policy for this chaincode.
-    pub fn plan(&self) -> Result<Plan, SdkError> {
+    /// endorsement policy of the chaincode's committed definition (asked of the
+    /// ledger with [`Lifecycle::query_committed`](crate::Lifecycle::query_committed)
+    /// and cached by the [`Network`]). A channel policy (e.g. `MAJORITY
+    /// Endorsement`) is planned as every organisation of the profile that has
+    /// endorsers. No committed definition is [`SdkError::NoPolicy`].
+    pub async fn plan(&self) -> Result<Plan, SdkError> {
+        Ok(self.plan_and_policy().await?.0)
+    }
+
+    /// The plan, and (unless the organisations are named) the definition's
+    /// sequence and the policy it was planned from.
+    async fn plan_and_policy(&self) -> Result<(Plan, Option<Planned>), SdkError> {
         let profile = self.network.profile();
         if let Some(orgs) = &self.endorsing_orgs {
             for org in orgs {
@@ -388,18 +430,66 @@ impl Contract {
                     });
                 }
             }
-            return Ok(Plan::of_orgs(orgs));
+            return Ok((Plan::of_orgs(orgs), None));
         }
-        let policy = profile
-            .policies
-            .get(&self.name)
+        let planned = self.planned(self.definition().await?)?;
+        let orgs = self.endorsing_orgs_of_profile();
+        let plan =
+            plan(&planned.policy, &orgs, self.network.identity().msp_id()).map_err(|source| {
+                SdkError::Plan {
+                    chaincode: self.name.clone(),
+                    source,
+                }
+            })?;
+        Ok((plan, Some(planned)))
+    }
+
+    /// The committed definition: the built-in one for `_lifecycle`, else the
+    /// network's cached copy, else asked of the ledger.
+    async fn definition(&self) -> Result<ChaincodeDefinition, SdkError> {
+        if self.name == LIFECYCLE {
+            return Ok(builtin_definition());
+        }
+        if let Some(def) = self.network.cached_definition(&self.name) {
+            return Ok(def);
+        }
+        self.network
+            .lifecycle()
+            .query_committed(&self.name)
+            .await?
             .ok_or_else(|| SdkError::NoPolicy {
                 chaincode: self.name.clone(),
-            })?;
-        let orgs = self.endorsing_orgs_of_profile();
-        plan(policy, &orgs, self.network.identity().msp_id()).map_err(|source| SdkError::Plan {
-            chaincode: self.name.clone(),
-            source,
+                channel: self.network.channel.clone(),
+            })
+    }
+
+    /// The signature policy to plan a definition's endorsements with.
+    fn planned(&self, def: ChaincodeDefinition) -> Result<Planned, SdkError> {
+        let policy = match def.endorsement_policy {
+            EndorsementPolicy::Signature(p) => p,
+            // Which organisations a channel policy counts is in the channel's
+            // configuration, which the SDK does not read: every organisation
+            // with endorsers satisfies any of the channel's endorsement policies.
+            EndorsementPolicy::Channel(_) => {
+                let orgs: Vec<SignaturePolicy> = self
+                    .network
+                    .profile()
+                    .organizations
+                    .iter()
+                    .filter(|o| !o.endorsers.is_empty())
+                    .map(|o| SignaturePolicy::signed_by(&o.msp_id, PrincipalRole::Peer))
+                    .collect();
+                if orgs.is_empty() {
+                    return Err(SdkError::Config {
+                        reason: "the connection profile lists no endorser".into(),
+                    });
+                }
+                SignaturePolicy::and(orgs)
+            }
+        };
+        Ok(Planned {
+            sequence: def.sequence,
+            policy,
         })
     }
 
@@ -469,6 +559,12 @@ impl Contract {
     }
 }
 
+/// What a plan was made from: the definition's sequence and its policy.
+struct Planned {
+    sequence: u64,
+    policy: SignaturePolicy,
+}
+
 /// Why one endorser did not give a usable response.
 enum Asked {
     /// Final: the chaincode failed, or the endorser refused the proposal itself.
@@ -487,6 +583,8 @@ pub(crate) struct Agreed {
     pub endorsers: Vec<String>,
     /// The agreed read/write set.
     pub rwset: TxRwSet,
+    /// The chaincode (and definition) the endorsers ran.
+    pub chaincode: ChaincodeRef,
 }
 
 /// Checks that every endorser signed byte-identical response payloads for this
@@ -549,6 +647,7 @@ pub(crate) fn agree(
         endorsements,
         endorsers,
         rwset: decoded.rwset,
+        chaincode: decoded.chaincode,
     })
 }
 

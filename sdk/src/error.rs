@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cellchain_core::crypto::CryptoError;
+use cellchain_core::lifecycle::Readiness;
 use cellchain_core::protocol::{TxId, TxValidationCode};
 use cellchain_core::Hash32;
 
@@ -122,12 +123,20 @@ pub enum SdkError {
         endorser_hashes(endorsers)
     )]
     NonDeterministic { endorsers: Vec<(String, Hash32)> },
-    /// No chaincode policy is known to plan endorsements with.
+    /// The chaincode has no committed definition on the channel, so there is
+    /// no endorsement policy to plan endorsements with.
     #[error(
-        "no endorsement policy for chaincode {chaincode} in the connection profile: add it under \
-         `policies:` or name the organisations with `Contract::with_endorsing_orgs`"
+        "chaincode {chaincode} is not defined on channel {channel} (no committed definition): \
+         deploy it with the lifecycle (install, approve, commit), or name the endorsing \
+         organisations with `Contract::with_endorsing_orgs`"
     )]
-    NoPolicy { chaincode: String },
+    NoPolicy { chaincode: String, channel: String },
+    /// A chaincode definition cannot be committed yet: the approvals do not
+    /// satisfy the channel's `LifecycleEndorsement` policy. The readiness names
+    /// who approved, who approved something else (each differing field) and
+    /// who has not approved.
+    #[error("{0}")]
+    NotReady(Box<Readiness>),
     /// The endorsement policy cannot be met with the profile's endorsers.
     #[error("cannot plan endorsements of chaincode {chaincode}: {source}")]
     Plan {
@@ -264,7 +273,12 @@ mod tests {
         );
         let e = SdkError::NoPolicy {
             chaincode: "cc".into(),
+            channel: "ch".into(),
         };
-        assert!(e.to_string().contains("chaincode cc"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("chaincode cc is not defined on channel ch"),
+            "{e}"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cellchain_core::lifecycle::ChaincodeDefinition;
 use cellchain_core::protocol::Timestamp;
 use serde::Deserialize;
 
@@ -70,13 +71,17 @@ pub(crate) struct Inner {
     committed: Mutex<HashMap<String, u64>>,
     /// Round-robin start among the orderers.
     next_orderer: AtomicUsize,
+    /// `(channel, chaincode)` -> its committed definition, as `query_committed`
+    /// answered it (dropped when a transaction of it fails in a way a newer
+    /// definition explains).
+    definitions: Mutex<HashMap<(String, String), ChaincodeDefinition>>,
 }
 
 /// A client's connection to a network: its identity and where the nodes are.
 /// Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct Gateway {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl Gateway {
@@ -111,6 +116,7 @@ impl Gateway {
                 heights: Mutex::new(HashMap::new()),
                 committed: Mutex::new(HashMap::new()),
                 next_orderer: AtomicUsize::new(0),
+                definitions: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -152,6 +158,25 @@ impl Network {
 
     pub fn channel(&self) -> &str {
         &self.channel
+    }
+
+    /// The committed definition of `chaincode` this network cached, if any.
+    pub(crate) fn cached_definition(&self, chaincode: &str) -> Option<ChaincodeDefinition> {
+        let cache = self.inner.definitions.lock().expect("definitions lock");
+        cache
+            .get(&(self.channel.clone(), chaincode.to_string()))
+            .cloned()
+    }
+
+    pub(crate) fn cache_definition(&self, def: &ChaincodeDefinition) {
+        let mut cache = self.inner.definitions.lock().expect("definitions lock");
+        cache.insert((self.channel.clone(), def.name.clone()), def.clone());
+    }
+
+    /// Forgets the cached definition of `chaincode`: the next plan asks again.
+    pub(crate) fn forget_definition(&self, chaincode: &str) {
+        let mut cache = self.inner.definitions.lock().expect("definitions lock");
+        cache.remove(&(self.channel.clone(), chaincode.to_string()));
     }
 
     pub(crate) fn options(&self) -> &GatewayOptions {

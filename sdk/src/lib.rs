@@ -3,12 +3,13 @@
 //!
 //! - [`Identity`]: the client's certificate and signing key.
 //! - [`ConnectionProfile`]: where each organisation's endorsers and committers
-//!   are, the orderers, and (for now) each chaincode's endorsement policy.
+//!   are, and the orderers.
 //! - [`Gateway`] → [`Network`] (a channel) → [`Contract`] (a chaincode):
 //!   - [`Contract::evaluate`]: a read-only call on one endorser (the caller's
 //!     organisation's first, highest ledger first, the next on failure);
-//!   - [`Contract::submit`]: endorsements from the organisations the policy needs
-//!     ([`plan`]), then from those the key-level policies of the keys written
+//!   - [`Contract::submit`]: endorsements from the organisations the policy of
+//!     the chaincode's committed definition needs (read from the ledger and
+//!     cached, [`plan`]), then from those the key-level policies of the keys written
 //!     need, as the endorsers report them ([`plan::plan_all`]), checked to
 //!     agree byte for byte, assembled into a signed
 //!     envelope, broadcast to an orderer (the next on failure), and the commit
@@ -16,6 +17,8 @@
 //!     transaction's validation code (e.g. `MVCC_READ_CONFLICT`);
 //!   - [`Contract::submit_async`] returns a [`Commit`] once ordered;
 //!     [`Contract::endorse`] stops before ordering ([`Transaction::submit`]).
+//! - [`Gateway::install`] and [`Network::lifecycle`]: deploy chaincode
+//!   (install, approve, commit) and read the definitions ([`lifecycle`]).
 //! - [`Network::block_events`]: the validated block feed from a committer, with
 //!   a checkpoint file so a restarted listener neither misses nor repeats, and
 //!   the chaincode events of valid transactions.
@@ -52,6 +55,7 @@ mod error;
 mod events;
 mod gateway;
 mod identity;
+pub mod lifecycle;
 pub mod plan;
 mod profile;
 mod transaction;
@@ -64,6 +68,10 @@ pub use events::{
 };
 pub use gateway::{Gateway, GatewayOptions, Network};
 pub use identity::Identity;
+pub use lifecycle::{
+    ChaincodeDefinition, ChaincodePackage, CollectionConfig, EndorsementPolicy, Installed,
+    InstalledPackage, Lifecycle, Readiness,
+};
 pub use plan::{Plan, PlanError};
 pub use profile::{ConnectionProfile, Endpoint, OrgProfile};
 pub use transaction::{Commit, SubmitResult, Transaction};

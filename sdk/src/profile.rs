@@ -10,22 +10,18 @@
 //!     endorsers: [127.0.0.1:8051]
 //!     committers: [127.0.0.1:8052]
 //! orderers: [127.0.0.1:7050, 127.0.0.1:7150, 127.0.0.1:7250]
-//! policies:                                    # endorsement policy per chaincode
-//!   basic: "AND('Org1MSP.peer', 'Org2MSP.peer')"
 //! ```
 //!
 //! JSON with the same fields works too (it is read as YAML).
 //!
-//! `policies` is a stopgap: the chaincode endorsement policies live in the
-//! channel's chaincode definitions, and a later version of the SDK will ask the
-//! network for them (a lifecycle query, like Fabric's discovery) instead of
-//! reading them here.
+//! The profile carries no chaincode endorsement policies: they live in the
+//! chaincode definitions committed on each channel, and the SDK reads them
+//! from the ledger (`_lifecycle` `query_committed`) when it plans
+//! endorsements.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use cellchain_core::policy::SignaturePolicy;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SdkError;
@@ -100,9 +96,6 @@ pub struct ConnectionProfile {
     pub organizations: Vec<OrgProfile>,
     #[serde(default)]
     pub orderers: Vec<Endpoint>,
-    /// Endorsement policy per chaincode name (until the SDK queries the lifecycle).
-    #[serde(default)]
-    pub policies: BTreeMap<String, SignaturePolicy>,
 }
 
 impl ConnectionProfile {
@@ -178,8 +171,6 @@ organizations:
   - msp_id: Org2MSP
     endorsers: [127.0.0.1:8051]
 orderers: [127.0.0.1:7050]
-policies:
-  cc: \"AND('Org1MSP.peer','Org2MSP.peer')\"
 ";
 
     #[test]
@@ -194,10 +185,7 @@ policies:
         assert_eq!(org1.endorsers[1].name, "e2");
         assert_eq!(org1.endorsers[1].url("/x"), "http://10.0.0.2:7051/x");
         assert!(p.org("Org2MSP").unwrap().committers.is_empty());
-        assert_eq!(
-            p.policies["cc"].to_string(),
-            "AND('Org1MSP.peer', 'Org2MSP.peer')"
-        );
+        assert_eq!(p.orderers, [Endpoint::new("127.0.0.1:7050")]);
     }
 
     #[test]
@@ -206,7 +194,7 @@ policies:
             r#"{"organizations":[{"msp_id":"Org1MSP","endorsers":["h:1"]}],"orderers":["h:2"]}"#;
         let p = ConnectionProfile::parse(json, "inline").unwrap();
         assert_eq!(p.orderers[0].address, "h:2");
-        assert!(p.policies.is_empty());
+        assert_eq!(p.organizations[0].endorsers, [Endpoint::new("h:1")]);
     }
 
     #[test]
@@ -218,12 +206,9 @@ policies:
             e.to_string(),
             "connection profile profile.yaml: organisation A is listed twice"
         );
-        let e = ConnectionProfile::parse(
-            "organizations: []\npolicies: {cc: \"AND('A.peer',\"}",
-            "p.yaml",
-        )
-        .unwrap_err()
-        .to_string();
+        let e = ConnectionProfile::parse("organizations: [{msp_id: A, endorsers: ['']}]", "p.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("connection profile p.yaml: "), "{e}");
         let e = ConnectionProfile::from_file("/nonexistent/profile.yaml")
             .unwrap_err()

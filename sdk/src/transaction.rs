@@ -18,6 +18,7 @@ const MAX_ATTEMPTS_KEPT: usize = 12;
 /// yet ordered.
 pub struct Transaction {
     network: Network,
+    chaincode: String,
     tx_id: TxId,
     envelope: Envelope,
     result: Vec<u8>,
@@ -57,6 +58,7 @@ struct Ordered {
 impl Transaction {
     pub(crate) fn new(
         network: Network,
+        chaincode: String,
         tx_id: TxId,
         envelope: Envelope,
         result: Vec<u8>,
@@ -64,6 +66,7 @@ impl Transaction {
     ) -> Transaction {
         Transaction {
             network,
+            chaincode,
             tx_id,
             envelope,
             result,
@@ -123,6 +126,7 @@ impl Transaction {
                         tracing::debug!(tx_id = %self.tx_id, orderer = %orderer, block = o.block, "ordered");
                         return Ok(Commit {
                             network: self.network.clone(),
+                            chaincode: self.chaincode,
                             tx_id: self.tx_id,
                             ordered_block: o.block,
                             result: self.result,
@@ -168,6 +172,7 @@ impl Transaction {
 #[derive(Clone)]
 pub struct Commit {
     network: Network,
+    chaincode: String,
     tx_id: TxId,
     ordered_block: u64,
     result: Vec<u8>,
@@ -259,6 +264,14 @@ impl Commit {
             ),
         })?;
         self.network.saw_commit(s.block);
+        if matches!(
+            code,
+            TxValidationCode::ChaincodeVersionConflict | TxValidationCode::EndorsementPolicyFailure
+        ) {
+            // Endorsed under another definition than the one in force, or
+            // planned from an outdated policy: the next plan asks the ledger.
+            self.network.forget_definition(&self.chaincode);
+        }
         if !code.is_valid() {
             return Err(SdkError::Invalid {
                 tx_id: self.tx_id,

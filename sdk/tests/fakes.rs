@@ -1,7 +1,8 @@
 //! The SDK's choices of nodes and its error handling, against fake nodes (axum
 //! in-process): fallback on unreachable or overloaded nodes, refusals named,
 //! disagreeing endorsers, broadcast retries and refusals, commit status codes
-//! and the optional retry on MVCC conflicts.
+//! and the optional retry on MVCC conflicts; the chaincode definition read from
+//! the (fake) ledger and cached; install and commit readiness.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,14 +13,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cellchain_core::bytes::sha256;
+use cellchain_core::crypto::PublicKey;
+use cellchain_core::lifecycle::SignedInstall;
 use cellchain_core::protocol::{
-    encode, ChaincodeRef, ChaincodeResponse, Endorsement, Envelope, PayloadData, ProposalResponse,
-    ProposalResponsePayload, Query, SignedProposal, SignedQuery, TxRwSet,
+    encode, ChaincodeRef, ChaincodeResponse, Endorsement, Envelope, PayloadData, Proposal,
+    ProposalResponse, ProposalResponsePayload, Query, SignedProposal, SignedQuery, TxRwSet,
 };
 use cellchain_core::testing::{TestCa, TestMember};
 use cellchain_core::Bytes;
 use cellchain_sdk::{
-    ConnectionProfile, Gateway, GatewayOptions, Identity, SdkError, TxId, TxValidationCode,
+    ChaincodeDefinition, ChaincodePackage, ConnectionProfile, EndorsementPolicy, Gateway,
+    GatewayOptions, Identity, Readiness, SdkError, TxId, TxValidationCode,
 };
 use serde_json::json;
 
@@ -45,7 +49,13 @@ struct Log {
 #[derive(Clone)]
 struct Node {
     name: String,
+    /// The MSP id its endorsements carry.
+    msp: String,
     log: Arc<Mutex<Log>>,
+    /// The `_lifecycle` state of the fake ledger: the committed definitions.
+    defs: Arc<Mutex<Vec<ChaincodeDefinition>>>,
+    /// The client's key, which signs install requests.
+    client_key: PublicKey,
     endorse: Endorse,
     height: u64,
     /// Orderer: answers to give before accepting (HTTP statuses).
@@ -62,7 +72,61 @@ fn err(status: u16, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// A `_lifecycle` evaluation: answered from the fake ledger.
+fn lifecycle(n: &Node, proposal: &Proposal) -> Response {
+    n.log
+        .lock()
+        .unwrap()
+        .calls
+        .push((n.name.clone(), "lifecycle"));
+    let defs = n.defs.lock().unwrap();
+    let (status, payload) = match (proposal.function.as_str(), proposal.args.first()) {
+        ("query_committed", Some(name)) => match defs.iter().find(|d| name == d.name.as_str()) {
+            Some(d) => (200, serde_json::to_vec(d).unwrap()),
+            None => (404, vec![]),
+        },
+        ("check_commit_readiness", Some(def)) => {
+            let def: ChaincodeDefinition = serde_json::from_value(def.clone()).unwrap();
+            let r = Readiness {
+                chaincode: def.name,
+                sequence: def.sequence,
+                policy: "MAJORITY Endorsement".into(),
+                ready: false,
+                approved: vec!["Org1MSP".into()],
+                differing: [(
+                    "Org2MSP".to_string(),
+                    vec!["version: approved 2.0, proposed 1.0".to_string()],
+                )]
+                .into(),
+                missing: vec!["Org3MSP".into()],
+            };
+            (200, serde_json::to_vec(&r).unwrap())
+        }
+        _ => (400, vec![]),
+    };
+    Json(ProposalResponse {
+        response: ChaincodeResponse {
+            status,
+            message: if status == 404 {
+                "chaincode is not defined".into()
+            } else {
+                String::new()
+            },
+            payload: Bytes(payload),
+        },
+        payload: None,
+        endorsement: None,
+        ledger_height: n.height,
+        key_policies: vec![],
+    })
+    .into_response()
+}
+
 async fn endorse(State(n): State<Node>, Json(signed): Json<SignedProposal>) -> Response {
+    let proposal = signed.parse().unwrap();
+    if proposal.chaincode == "_lifecycle" && !matches!(n.endorse, Endorse::Http(_)) {
+        return lifecycle(&n, &proposal);
+    }
     n.log
         .lock()
         .unwrap()
@@ -96,7 +160,14 @@ async fn endorse(State(n): State<Node>, Json(signed): Json<SignedProposal>) -> R
         chaincode: ChaincodeRef {
             name: "cc".into(),
             version: "1".into(),
-            sequence: 1,
+            // The endorsers run the definition on their ledger.
+            sequence: n
+                .defs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|d| d.name == "cc")
+                .map_or(1, |d| d.sequence),
         },
         rwset: TxRwSet::default(),
         events: vec![],
@@ -107,7 +178,7 @@ async fn endorse(State(n): State<Node>, Json(signed): Json<SignedProposal>) -> R
         payload: Some(payload),
         endorsement: Some(Endorsement {
             endorser: cellchain_core::identity::SerializedIdentity {
-                msp_id: "fake".into(),
+                msp_id: n.msp.clone(),
                 cert: n.name.clone(),
             },
             signature: Bytes(vec![1]),
@@ -161,6 +232,38 @@ async fn query(State(n): State<Node>, Json(signed): Json<SignedQuery>) -> Respon
     .into_response()
 }
 
+/// A fake install: checks the admin's signature and answers as an endorser.
+async fn install(State(n): State<Node>, Json(signed): Json<SignedInstall>) -> Response {
+    n.log
+        .lock()
+        .unwrap()
+        .calls
+        .push((n.name.clone(), "install"));
+    let request = signed.parse().unwrap();
+    let verified = cellchain_core::crypto::default_provider().verify(
+        &n.client_key,
+        &signed.signed_message(),
+        &signed.signature,
+    );
+    if request.creator.msp_id != "Org1MSP" || verified.is_err() {
+        return err(
+            401,
+            "bad_signature",
+            "the install request is not signed by the client",
+        );
+    }
+    let package = ChaincodePackage::from_bytes(&request.package).unwrap();
+    Json(json!({
+        "package_id": package.package_id(),
+        "label": package.label,
+        "contract": package.contract,
+        "contract_version": package.contract_version,
+        "wasm_sha256": package.wasm_sha256,
+        "already_installed": false,
+    }))
+    .into_response()
+}
+
 /// Serves a fake node; returns its address.
 async fn serve(node: Node) -> String {
     let app = Router::new()
@@ -169,6 +272,7 @@ async fn serve(node: Node) -> String {
         .route("/v1/channels/{ch}/status", get(status))
         .route("/v1/channels/{ch}/broadcast", post(broadcast))
         .route("/v1/channels/{ch}/query", post(query))
+        .route("/v1/chaincode/install", post(install))
         .with_state(node);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -178,6 +282,7 @@ async fn serve(node: Node) -> String {
 
 struct Fakes {
     log: Arc<Mutex<Log>>,
+    defs: Arc<Mutex<Vec<ChaincodeDefinition>>>,
     refusals: Arc<Mutex<Vec<u16>>>,
     codes: Arc<Mutex<Vec<TxValidationCode>>>,
     client: TestMember,
@@ -187,6 +292,10 @@ impl Fakes {
     fn new() -> Fakes {
         Fakes {
             log: Default::default(),
+            defs: Arc::new(Mutex::new(vec![definition(
+                1,
+                "AND('Org1MSP.peer', 'Org2MSP.peer')",
+            )])),
             refusals: Default::default(),
             codes: Default::default(),
             client: TestCa::new("Org1MSP").member("Org1MSP", "app", "client"),
@@ -194,9 +303,17 @@ impl Fakes {
     }
 
     async fn node(&self, name: &str, endorse: Endorse, height: u64) -> String {
+        self.org_node(name, "fake", endorse, height).await
+    }
+
+    /// A node whose endorsements carry `msp`.
+    async fn org_node(&self, name: &str, msp: &str, endorse: Endorse, height: u64) -> String {
         let addr = serve(Node {
             name: name.into(),
+            msp: msp.into(),
             log: self.log.clone(),
+            defs: self.defs.clone(),
+            client_key: self.client.signer.public_key(),
             endorse,
             height,
             refusals: self.refusals.clone(),
@@ -211,7 +328,7 @@ impl Fakes {
     async fn gateway(&self, org1: &[String], org2: &[String], orderers: &[String]) -> Gateway {
         let committer = self.node("committer1", Endorse::Result(""), 0).await;
         let yaml = format!(
-            "organizations:\n  - {{msp_id: Org1MSP, endorsers: [{}], committers: [{committer}]}}\n  - {{msp_id: Org2MSP, endorsers: [{}]}}\norderers: [{}]\npolicies: {{cc: \"AND('Org1MSP.peer', 'Org2MSP.peer')\"}}\n",
+            "organizations:\n  - {{msp_id: Org1MSP, endorsers: [{}], committers: [{committer}]}}\n  - {{msp_id: Org2MSP, endorsers: [{}]}}\norderers: [{}]\n",
             org1.join(", "),
             org2.join(", "),
             orderers.join(", ")
@@ -244,6 +361,18 @@ impl Fakes {
             .filter(|(_, k)| *k == kind)
             .map(|(n, _)| n.clone())
             .collect()
+    }
+}
+
+/// Chaincode `cc`'s definition of `sequence` with a signature policy.
+fn definition(sequence: u64, policy: &str) -> ChaincodeDefinition {
+    ChaincodeDefinition {
+        name: "cc".into(),
+        version: format!("{sequence}.0"),
+        sequence,
+        wasm_hash: sha256(b"module"),
+        endorsement_policy: EndorsementPolicy::Signature(policy.parse().unwrap()),
+        collections: vec![],
     }
 }
 
@@ -426,13 +555,143 @@ async fn submit_retries_orderers_and_reports_commit_codes() {
 
     // Explicit organisations replace the policy; an unknown one is refused.
     let only_org1 = cc.clone().with_endorsing_orgs(["Org1MSP"]);
-    assert_eq!(only_org1.plan().unwrap().msp_ids(), ["Org1MSP"]);
+    assert_eq!(only_org1.plan().await.unwrap().msp_ids(), ["Org1MSP"]);
     let e = cc
         .clone()
         .with_endorsing_orgs(["Org7MSP"])
         .plan()
+        .await
         .unwrap_err();
     assert!(e.to_string().contains("Org7MSP"), "{e}");
-    let e = g.network("ch").contract("other").plan().unwrap_err();
+    let e = g.network("ch").contract("other").plan().await.unwrap_err();
     assert!(matches!(e, SdkError::NoPolicy { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn the_policy_comes_from_the_committed_definition_cached_until_it_changes() {
+    let f = Fakes::new();
+    *f.defs.lock().unwrap() = vec![definition(1, "OR('Org1MSP.peer', 'Org2MSP.peer')")];
+    let e1 = f.org_node("e1", "Org1MSP", Endorse::Result("1"), 100).await;
+    let e2 = f.org_node("e2", "Org2MSP", Endorse::Result("1"), 100).await;
+    let o = f.node("o1", Endorse::Result(""), 0).await;
+    let g = f.gateway(&[e1], &[e2], &[o]).await;
+    let cc = g.network("ch").contract("cc");
+
+    // Planned from the ledger's OR: the caller's organisation alone; the
+    // definition is asked once and cached.
+    assert_eq!(cc.plan().await.unwrap().msp_ids(), ["Org1MSP"]);
+    let tx = cc.endorse("put", vec![]).await.unwrap();
+    assert_eq!(tx.endorsers(), ["e1"]);
+    tx.submit().await.unwrap().status().await.unwrap();
+    assert_eq!(f.calls("lifecycle").len(), 1, "asked once, then cached");
+
+    // An upgrade to AND (sequence 2) that this gateway did not see: the
+    // endorsers report sequence 2, so the SDK reads the definition again and
+    // asks Org2 as well before ordering.
+    *f.defs.lock().unwrap() = vec![definition(2, "AND('Org1MSP.peer', 'Org2MSP.peer')")];
+    let tx = cc.endorse("put", vec![]).await.unwrap();
+    assert_eq!(tx.endorsers(), ["e1", "e2"]);
+    assert_eq!(f.calls("lifecycle").len(), 2);
+    tx.submit().await.unwrap().status().await.unwrap();
+    assert_eq!(
+        cc.plan().await.unwrap().msp_ids(),
+        ["Org1MSP", "Org2MSP"],
+        "the new policy is cached"
+    );
+    assert_eq!(f.calls("lifecycle").len(), 2);
+
+    // A transaction committed as CHAINCODE_VERSION_CONFLICT drops the cached
+    // definition: the next plan asks the ledger again.
+    f.codes.lock().unwrap().extend([
+        TxValidationCode::Valid,
+        TxValidationCode::Valid,
+        TxValidationCode::ChaincodeVersionConflict,
+    ]);
+    match cc.submit("put", vec![]).await {
+        Err(SdkError::Invalid { code, .. }) => {
+            assert_eq!(code, TxValidationCode::ChaincodeVersionConflict)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.calls("lifecycle").len(), 2);
+    cc.plan().await.unwrap();
+    assert_eq!(
+        f.calls("lifecycle").len(),
+        3,
+        "asked again after the conflict"
+    );
+
+    // A channel policy: every organisation with endorsers.
+    let mut def = definition(3, "'Org1MSP.peer'");
+    def.endorsement_policy = EndorsementPolicy::Channel("Endorsement".into());
+    *f.defs.lock().unwrap() = vec![def];
+    let g = f
+        .gateway(
+            &[f.node("e3", Endorse::Result("1"), 1).await],
+            &[f.node("e4", Endorse::Result("1"), 1).await],
+            &[],
+        )
+        .await;
+    let cc = g.network("ch").contract("cc");
+    assert_eq!(cc.plan().await.unwrap().msp_ids(), ["Org1MSP", "Org2MSP"]);
+    let e = g.network("ch").contract("none").plan().await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "chaincode none is not defined on channel ch (no committed definition): deploy it with \
+         the lifecycle (install, approve, commit), or name the endorsing organisations with \
+         `Contract::with_endorsing_orgs`"
+    );
+}
+
+#[tokio::test]
+async fn commit_is_refused_before_ordering_when_not_ready_and_install_signs() {
+    let f = Fakes::new();
+    let e1 = f.node("e1", Endorse::Result("1"), 1).await;
+    let e1b = f.node("e1b", Endorse::Result("1"), 1).await;
+    let e2 = f.node("e2", Endorse::Result("1"), 1).await;
+    let o = f.node("o1", Endorse::Result(""), 0).await;
+    let g = f.gateway(&[e1, e1b], &[e2], &[o]).await;
+    let lifecycle = g.network("ch").lifecycle();
+    let def = definition(1, "'Org1MSP.peer'");
+    match lifecycle.commit(&def).await {
+        Err(SdkError::NotReady(r)) => {
+            assert!(!r.ready);
+            assert_eq!(r.missing, ["Org3MSP"]);
+            let text = SdkError::NotReady(r).to_string();
+            assert!(text.contains("not approved by: Org3MSP"), "{text}");
+            assert!(
+                text.contains(
+                    "Org2MSP approved a different definition (version: approved 2.0, proposed 1.0)"
+                ),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        f.log.lock().unwrap().broadcast.is_empty(),
+        "nothing ordered"
+    );
+    assert!(f.calls("endorse").is_empty(), "nothing endorsed");
+
+    // Install: the package is checked, then sent signed to each endorser of
+    // the caller's organisation (not Org2's).
+    let package = ChaincodePackage::new(
+        "kitchen_1",
+        "kitchen-sink",
+        "0.1.0",
+        b"\0asm\x01\0\0\0".to_vec(),
+    )
+    .unwrap();
+    let done = g.install(&package.to_bytes()).await.unwrap();
+    assert_eq!(f.calls("install"), ["e1", "e1b"]);
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0].package_id, package.package_id());
+    assert!(!done[0].already_installed);
+    let e = g.install(b"{}").await.unwrap_err().to_string();
+    assert!(
+        e.starts_with("the chaincode package cannot be installed: "),
+        "{e}"
+    );
+    assert_eq!(f.calls("install").len(), 2, "a bad package is not sent");
 }

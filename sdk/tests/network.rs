@@ -1,9 +1,12 @@
 //! The SDK against a real network: three Raft orderers, a committer and an
-//! endorser (kitchen-sink contract) for each of Org1 and Org2, chaincode `cc`
-//! endorsed by `AND(Org1, Org2)`. The client is Org1's `app1`; the profile also
-//! lists an unreachable endorser and orderer, which the SDK must step over.
-//! A second network endorses `cc` with `OR(Org1, Org2)` and a key-level policy
-//! `AND(Org1, Org2)` on one key, which the SDK learns from the endorsers.
+//! endorser for each of Org1 and Org2, chaincode `cc` (the kitchen-sink
+//! contract) deployed through the SDK's lifecycle (each organisation's admin
+//! installs and approves, Org1's commits) and endorsed by `AND(Org1, Org2)`,
+//! a policy the SDK reads from the ledger. The client is Org1's `app1`; the
+//! profile also lists an unreachable endorser and orderer, which the SDK must
+//! step over. A second network endorses `cc` with `OR(Org1, Org2)` and a
+//! key-level policy `AND(Org1, Org2)` on one key, which the SDK learns from the
+//! endorsers.
 
 #[path = "../../tests/tests/common/mod.rs"]
 mod common;
@@ -29,16 +32,16 @@ async fn sdk_submits_evaluates_reports_conflicts_and_follows_events() {
     net.start_committer(c1);
     net.start_committer(c2);
     net.wait_committed(c1, CHANNEL, 1).await;
-    let wasm = kitchen_sink_wasm();
     let mut endorsers = vec![
-        add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL, &wasm),
-        add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL, &wasm),
+        add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL),
+        add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL),
     ];
     for e in &mut endorsers {
         e.start();
     }
     let all: Vec<&Proc> = endorsers.iter().collect();
     wait_until(&net, &all, CHANNEL, |s| s["height"].as_u64() >= Some(1)).await;
+    deploy_cc(&net, &endorsers, c1, c2, POLICY).await;
 
     // The client's files and connection profile, as an application has them.
     let home = net.dir.path().join("app1");
@@ -63,8 +66,6 @@ organizations:
     endorsers: [{{name: endorser2, address: '127.0.0.1:{}'}}]
     committers: [{{name: committer2, address: '127.0.0.1:{}'}}]
 orderers: ['127.0.0.1:{dead}', {}]
-policies:
-  {CC}: \"AND('Org1MSP.peer', 'Org2MSP.peer')\"
 ",
         endorsers[0].port,
         net.committers[c1].port,
@@ -81,7 +82,15 @@ policies:
     let gateway = Gateway::connect_with(identity, profile, options).unwrap();
     let network = gateway.network(CHANNEL);
     let contract = network.contract(CC);
-    assert_eq!(contract.plan().unwrap().msp_ids(), ["Org1MSP", "Org2MSP"]);
+    assert_eq!(
+        contract
+            .plan()
+            .await
+            .unwrap_or_else(or_logs(&net))
+            .msp_ids(),
+        ["Org1MSP", "Org2MSP"],
+        "planned from the committed definition's policy"
+    );
 
     // 1. Submit: endorsed by both organisations, ordered, committed valid.
     let done = contract
@@ -179,19 +188,35 @@ fn or_logs<T>(net: &Net) -> impl FnOnce(SdkError) -> T + '_ {
     move |e| panic!("{e}\n{}", net.logs())
 }
 
+/// `cc` on the test channel endorsed by both organisations.
+const POLICY: &str = "AND('Org1MSP.peer', 'Org2MSP.peer')";
+
 /// `cc` on the test channel endorsed by either organisation.
 const OR_POLICY: &str = "OR('Org1MSP.peer', 'Org2MSP.peer')";
+
+/// Deploys the kitchen-sink contract as `cc` with `policy`, through the SDK's
+/// lifecycle, on the endorsers and committers of Org1 and Org2.
+async fn deploy_cc(net: &Net, endorsers: &[Proc], c1: usize, c2: usize, policy: &str) {
+    let package = kitchen_sink_package();
+    let orgs = [
+        OrgNodes {
+            msp_id: "Org1MSP",
+            endorsers: vec![&endorsers[0]],
+            committers: vec![c1],
+        },
+        OrgNodes {
+            msp_id: "Org2MSP",
+            endorsers: vec![&endorsers[1]],
+            committers: vec![c2],
+        },
+    ];
+    let def = chaincode_definition(&package, "1.0", 1, signature(policy), vec![]);
+    deploy(net, &orgs, CHANNEL, &package, &def).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sdk_asks_the_further_endorsers_a_key_level_policy_needs() {
     let mut net = Net::new();
-    std::fs::write(
-        &net.definitions,
-        format!(
-            "channels:\n  {CHANNEL}:\n    - {{name: {CC}, version: '1.0', sequence: 1, endorsement_policy: {{signature: \"{OR_POLICY}\"}}}}\n"
-        ),
-    )
-    .unwrap();
     net.start_orderers();
     let c1 = net.add_committer("committer1", "Org1MSP", &[CHANNEL], &[]);
     let c2 = net.add_committer("committer2", "Org2MSP", &[CHANNEL], &[]);
@@ -199,16 +224,16 @@ async fn sdk_asks_the_further_endorsers_a_key_level_policy_needs() {
     net.start_committer(c1);
     net.start_committer(c2);
     net.wait_committed(c1, CHANNEL, 1).await;
-    let wasm = kitchen_sink_wasm();
     let mut endorsers = vec![
-        add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL, &wasm),
-        add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL, &wasm),
+        add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL),
+        add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL),
     ];
     for e in &mut endorsers {
         e.start();
     }
     let all: Vec<&Proc> = endorsers.iter().collect();
     wait_until(&net, &all, CHANNEL, |s| s["height"].as_u64() >= Some(1)).await;
+    deploy_cc(&net, &endorsers, c1, c2, OR_POLICY).await;
 
     let home = net.dir.path().join("app1");
     std::fs::create_dir_all(&home).unwrap();
@@ -232,8 +257,6 @@ organizations:
     endorsers: [{{name: endorser2, address: '127.0.0.1:{}'}}]
     committers: [{{name: committer2, address: '127.0.0.1:{}'}}]
 orderers: [{}]
-policies:
-  {CC}: \"{OR_POLICY}\"
 ",
             endorsers[0].port,
             net.committers[c1].port,
@@ -250,7 +273,14 @@ policies:
     };
     let gateway = Gateway::connect_with(identity, profile, options).unwrap();
     let contract = gateway.network(CHANNEL).contract(CC);
-    assert_eq!(contract.plan().unwrap().msp_ids(), ["Org1MSP"]);
+    assert_eq!(
+        contract
+            .plan()
+            .await
+            .unwrap_or_else(or_logs(&net))
+            .msp_ids(),
+        ["Org1MSP"]
+    );
 
     // The key and its policy, set by Org1 alone: the key has no policy yet,
     // so the chaincode's OR governs the write.

@@ -85,6 +85,7 @@ async fn a_committer_fails_over_from_a_stalled_orderer_and_keeps_committing() {
     net.wait_leader(CHANNEL).await;
     net.start_committer(c);
     net.wait_committed(c, CHANNEL, 1).await;
+    net.deploy(c, CHANNEL, &cc_definition(CHANNEL)).await;
     let (tx_id, e) = net.tx(CHANNEL, blind_write("before"), &[&net.peer1, &net.peer2]);
     net.broadcast(CHANNEL, &e).await;
     net.wait_tx(c, CHANNEL, tx_id).await;

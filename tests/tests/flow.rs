@@ -1,4 +1,5 @@
-//! The flow of one transaction through real processes: a client's signed
+//! The flow of one transaction through real processes: chaincode deployed
+//! through the lifecycle, then a client's signed
 //! proposal is endorsed by the endorsers of two organisations (wasm contract,
 //! state replica), assembled into an envelope, ordered by three Raft orderers,
 //! validated and committed by both organisations' committers, and seen by the
@@ -27,10 +28,9 @@ async fn a_transaction_flows_from_proposal_through_endorsers_orderers_and_commit
     net.start_committer(c2);
     net.wait_committed(c1, CHANNEL, 1).await;
 
-    let wasm = kitchen_sink_wasm();
     let mut endorsers = vec![
-        add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL, &wasm),
-        add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL, &wasm),
+        add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL),
+        add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL),
     ];
     for e in &mut endorsers {
         e.start();
@@ -38,6 +38,30 @@ async fn a_transaction_flows_from_proposal_through_endorsers_orderers_and_commit
     let all: Vec<&Proc> = endorsers.iter().collect();
     // Both replicas have the genesis block.
     wait_until(&net, &all, CHANNEL, |s| s["height"].as_u64() >= Some(1)).await;
+
+    // 0. Chaincode `cc` deployed through the lifecycle, endorsed by both
+    //    organisations.
+    let package = kitchen_sink_package();
+    let orgs = [
+        OrgNodes {
+            msp_id: "Org1MSP",
+            endorsers: vec![&endorsers[0]],
+            committers: vec![c1],
+        },
+        OrgNodes {
+            msp_id: "Org2MSP",
+            endorsers: vec![&endorsers[1]],
+            committers: vec![c2],
+        },
+    ];
+    let def = chaincode_definition(
+        &package,
+        "1.0",
+        1,
+        signature("AND('Org1MSP.peer', 'Org2MSP.peer')"),
+        vec![],
+    );
+    deploy(&net, &orgs, CHANNEL, &package, &def).await;
 
     // 1. The client's proposal, endorsed by both organisations (AND policy).
     let (header, signed) = proposal(

@@ -4,7 +4,8 @@
 //! Org2 stores the hashes only; Org1's endorser replica reads it; it is purged
 //! after its block-to-live; and no block, log or Org2 file ever holds it. A
 //! read of a collection only one organisation holds, endorsed by both, gives
-//! different answers per endorser: the SDK reports it as non-determinism.
+//! different answers per endorser: the SDK reports it as non-determinism. The
+//! chaincode and its collections are deployed through the lifecycle.
 
 mod common;
 #[path = "../../committer/tests/support/mod.rs"]
@@ -17,7 +18,9 @@ use cellchain_core::bytes::sha256;
 use cellchain_core::protocol::{ProposalResponse, Query};
 use cellchain_core::testing::TestMember;
 use cellchain_core::Bytes;
-use cellchain_sdk::{ConnectionProfile, Gateway, Identity, SdkError};
+use cellchain_sdk::{
+    ChaincodeDefinition, CollectionConfig, ConnectionProfile, Gateway, Identity, SdkError,
+};
 use common::*;
 use serde_json::{json, Value};
 use support::*;
@@ -31,9 +34,25 @@ const OPEN: &str = "org1-open";
 /// The private value: unique bytes to scan the files for.
 const SECRET: &str = "SECRET-patient-link-7f3a9c1e5b";
 
-fn definitions() -> String {
-    format!(
-        "channels:\n  {CHANNEL}:\n    - name: {CC}\n      version: '1.0'\n      sequence: 1\n      endorsement_policy: {{signature: \"OR('Org1MSP.peer', 'Org2MSP.peer')\"}}\n      collections:\n        - {{name: {COLLECTION}, member_orgs: [Org1MSP], block_to_live: {BLOCK_TO_LIVE}}}\n        - {{name: {OPEN}, member_orgs: [Org1MSP], member_only_read: false, member_only_write: false}}\n"
+/// Chaincode `cc` endorsed by either organisation, with the two collections.
+fn private_cc_definition(package: &[u8]) -> ChaincodeDefinition {
+    let collection = |name: &str, member_only: bool, block_to_live: u64| CollectionConfig {
+        name: name.into(),
+        member_orgs: vec!["Org1MSP".into()],
+        required_peer_count: 0,
+        block_to_live,
+        member_only_read: member_only,
+        member_only_write: member_only,
+    };
+    chaincode_definition(
+        package,
+        "1.0",
+        1,
+        signature("OR('Org1MSP.peer', 'Org2MSP.peer')"),
+        vec![
+            collection(COLLECTION, true, BLOCK_TO_LIVE),
+            collection(OPEN, false, 0),
+        ],
     )
 }
 
@@ -115,13 +134,11 @@ async fn private_get(net: &Net, committer: usize, who: &TestMember) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn private_values_reach_members_only_and_are_purged_after_their_block_to_live() {
     let mut net = Net::new();
-    std::fs::write(&net.definitions, definitions()).unwrap();
     net.start_orderers();
     let c1 = net.add_committer("committer1", "Org1MSP", &[CHANNEL], &[]);
     let c2 = net.add_committer("committer2", "Org2MSP", &[CHANNEL], &[]);
-    let wasm = kitchen_sink_wasm();
-    let mut e1 = add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL, &wasm);
-    let mut e2 = add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL, &wasm);
+    let mut e1 = add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL);
+    let mut e2 = add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL);
     // Both committers know where private values are kept: Org1's endorser.
     for c in [c1, c2] {
         let config = &net.committers[c].config;
@@ -138,6 +155,27 @@ async fn private_values_reach_members_only_and_are_purged_after_their_block_to_l
     wait_until(&net, &[&e1, &e2], CHANNEL, |s| {
         s["height"].as_u64() >= Some(1)
     })
+    .await;
+    let package = kitchen_sink_package();
+    let orgs = [
+        OrgNodes {
+            msp_id: "Org1MSP",
+            endorsers: vec![&e1],
+            committers: vec![c1],
+        },
+        OrgNodes {
+            msp_id: "Org2MSP",
+            endorsers: vec![&e2],
+            committers: vec![c2],
+        },
+    ];
+    deploy(
+        &net,
+        &orgs,
+        CHANNEL,
+        &package,
+        &private_cc_definition(&package),
+    )
     .await;
 
     // An Org2 client may not write Org1's member-only collection.
