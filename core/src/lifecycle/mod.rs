@@ -153,6 +153,17 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// Collection names, as Fabric's: upper case is allowed (contracts name
+/// per-organisation collections after MSP ids, e.g. `patient-links-HospitalAMSP`).
+fn collection_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+}
+
 /// Why a definition cannot be approved or committed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LifecycleError {
@@ -202,9 +213,9 @@ pub fn check_definition(
     }
     let mut names = std::collections::BTreeSet::new();
     for c in &def.collections {
-        if check_name(&c.name).is_err() || !names.insert(c.name.as_str()) {
+        if !collection_name_ok(&c.name) || !names.insert(c.name.as_str()) {
             return invalid(format!(
-                "chaincode {} collection {:?}: names must be valid and distinct",
+                "chaincode {} collection {:?}: names must be distinct, 1 to 64 of A-Z, a-z, 0-9, '-' and '_', starting with a letter or digit",
                 def.name, c.name
             ));
         }

@@ -113,6 +113,14 @@ fn a_definition_needs_the_next_sequence_and_known_organisations() {
         member_only_write: true,
     }];
     assert!(check_definition(&ch, None, &d).unwrap_err().to_string().contains("GhostMSP"));
+    // Collection names may carry MSP ids (upper case), but not spaces or slashes.
+    d.collections[0].member_orgs = vec!["HospMSP".into()];
+    d.collections[0].name = "patient-links-HospMSP".into();
+    check_definition(&ch, None, &d).unwrap();
+    for bad in ["a b", "a/b", "-lead", ""] {
+        d.collections[0].name = bad.into();
+        assert!(check_definition(&ch, None, &d).is_err(), "{bad:?}");
+    }
 }
 
 #[test]
