@@ -1,9 +1,18 @@
-//! `cellchain chaincode ...`: build contracts to wasm and run them locally.
+//! `cellchain chaincode ...`: build contracts to wasm and run them locally
+//! (`build`, `simulate`, `new`), and deploy them on a running network through
+//! the chaincode lifecycle (`package`, `install`, `query-installed`, `approve`,
+//! `check-commit-readiness`, `commit`, `query-committed`; in
+//! [`crate::cmd_lifecycle`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+
+use crate::cmd_lifecycle::{
+    ApproveArgs, CommitArgs, InstallArgs, PackageArgs, QueryCommittedArgs, QueryInstalledArgs,
+    ReadinessArgs,
+};
 
 #[derive(clap::Subcommand)]
 pub enum ChaincodeCommand {
@@ -32,6 +41,27 @@ pub enum ChaincodeCommand {
         #[arg(long)]
         cellchain_path: Option<PathBuf>,
     },
+    /// Build a contract crate and write a chaincode package file (the module, a
+    /// label, the crate's name and version); print its package id
+    /// (LABEL:SHA256).
+    Package(PackageArgs),
+    /// Install a package on the endorsers of your organisation (as its admin);
+    /// print each endorser's package id and whether it had it already.
+    Install(InstallArgs),
+    /// List the packages installed on the endorsers of your organisation.
+    QueryInstalled(QueryInstalledArgs),
+    /// Approve a chaincode definition for your organisation (as its admin): a
+    /// transaction endorsed by your organisation's endorser.
+    Approve(ApproveArgs),
+    /// Show which organisations approved a definition, which approved another
+    /// (and the fields that differ), which did not, and whether the approvals
+    /// satisfy the channel's LifecycleEndorsement policy.
+    CheckCommitReadiness(ReadinessArgs),
+    /// Commit a chaincode definition once enough organisations approved it; it
+    /// is in force from the next block.
+    Commit(CommitArgs),
+    /// Show the chaincode definitions committed on the channel.
+    QueryCommitted(QueryCommittedArgs),
 }
 
 #[derive(clap::Args)]
@@ -88,6 +118,13 @@ pub fn run(cmd: ChaincodeCommand) -> anyhow::Result<ExitCode> {
             dir,
             cellchain_path,
         } => new_contract(&name, dir.as_deref(), cellchain_path.as_deref()),
+        ChaincodeCommand::Package(a) => crate::cmd_lifecycle::package(a),
+        ChaincodeCommand::Install(a) => crate::cmd_lifecycle::install(a),
+        ChaincodeCommand::QueryInstalled(a) => crate::cmd_lifecycle::query_installed(a),
+        ChaincodeCommand::Approve(a) => crate::cmd_lifecycle::approve(a),
+        ChaincodeCommand::CheckCommitReadiness(a) => crate::cmd_lifecycle::readiness(a),
+        ChaincodeCommand::Commit(a) => crate::cmd_lifecycle::commit(a),
+        ChaincodeCommand::QueryCommitted(a) => crate::cmd_lifecycle::query_committed(a),
     }
 }
 

@@ -6,13 +6,11 @@
 //! identifiers, and ends with the block height, the validation codes of the
 //! transactions committed during the run and the throughput.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
-use cellchain_core::policy::SignaturePolicy;
+use anyhow::Context;
 use cellchain_sdk::ConnectionProfile;
 use vein_to_vein_example::{RunIds, PEOPLE};
 
@@ -55,7 +53,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         .first()
         .context("the network runs no contracts (network.json has no contract channel)")?
         .clone();
-    let profile = profile(dir, &channel)?;
+    let profile = profile(dir)?;
     let spec = cmd_crypto::spec_from_config(&st.topology)?;
     let cast = people::cast(&PEOPLE, &spec, &dir.join("crypto"))?;
     people::print(&cast);
@@ -111,35 +109,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// DIR/connection.yaml, with the contracts' policies from DIR/definitions.yaml
-/// when the profile lacks them.
-fn profile(dir: &Path, channel: &str) -> anyhow::Result<ConnectionProfile> {
-    let path = dir.join("connection.yaml");
-    let mut profile = ConnectionProfile::from_file(&path)?;
-    let defs_path = dir.join("definitions.yaml");
-    let defs: serde_yaml::Value = serde_yaml::from_str(
-        &fs::read_to_string(&defs_path)
-            .with_context(|| format!("cannot read {}", defs_path.display()))?,
-    )
-    .with_context(|| format!("{} is not YAML", defs_path.display()))?;
-    let Some(list) = defs["channels"][channel].as_sequence() else {
-        bail!(
-            "{} defines no contract on channel {channel}",
-            defs_path.display()
-        );
-    };
-    for d in list {
-        let (Some(name), Some(policy)) = (
-            d["name"].as_str(),
-            d["endorsement_policy"]["signature"].as_str(),
-        ) else {
-            continue;
-        };
-        if !profile.policies.contains_key(name) {
-            let p = SignaturePolicy::parse(policy)
-                .with_context(|| format!("policy of {name} in {}", defs_path.display()))?;
-            profile.policies.insert(name.to_string(), p);
-        }
-    }
-    Ok(profile)
+/// DIR/connection.yaml (the contracts' endorsement policies come from the
+/// ledger: the SDK reads the committed definitions).
+fn profile(dir: &Path) -> anyhow::Result<ConnectionProfile> {
+    Ok(ConnectionProfile::from_file(dir.join("connection.yaml"))?)
 }

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::network::configs;
 use crate::network::contracts::{self, DEFAULT_CONTRACTS};
+use crate::network::deploy;
 use crate::network::probe::{probe, ready, NodeStatus};
 use crate::network::process::{self, absolute, running_pid, Stopped};
 use crate::network::state::{self, Kind, Node, State};
@@ -35,17 +36,24 @@ pub enum NetworkCommand {
     /// Start the local network of a topology and wait until every node is healthy.
     ///
     /// Generates what is missing under DIR (crypto material, the genesis block of
-    /// every channel), builds the contracts and writes DIR/definitions.yaml,
-    /// writes one config per node, then starts every node that is not already
-    /// running as a detached process: orderers on their topology ports,
-    /// committers and endorsers on loopback ports chosen once and kept in
-    /// DIR/network.json. Waits until each node answers GET /healthz, each
-    /// orderer sees a Raft leader on each channel and each committer and
-    /// endorser has the genesis block, then prints every node (name, kind,
-    /// organisation, URL, pid, log). Running it again starts only missing nodes.
+    /// every channel), builds and packages the contracts, writes one config per
+    /// node, then starts every node that is not already running as a detached
+    /// process: orderers on their topology ports, committers and endorsers on
+    /// loopback ports chosen once and kept in DIR/network.json. Waits until each
+    /// node answers GET /healthz, each orderer sees a Raft leader on each
+    /// channel and each committer and endorser has the genesis block.
     ///
-    /// Layout: DIR/crypto, DIR/<channel>.block, DIR/definitions.yaml,
-    /// DIR/chaincode/<name>.wasm, DIR/connection.yaml (for the SDK), and a home
+    /// Then deploys the contracts through the chaincode lifecycle, as the
+    /// organisations' admins (the first user with role admin of each): installs
+    /// each package on every endorser, approves its definition with every
+    /// writing organisation, commits it, and waits until every endorser reports
+    /// it. A contract already committed with the same module is left alone; one
+    /// whose built module differs is upgraded with the next sequence. Finally
+    /// prints every node (name, kind, organisation, URL, pid, log). Running it
+    /// again starts only missing nodes.
+    ///
+    /// Layout: DIR/crypto, DIR/<channel>.block,
+    /// DIR/chaincode/<name>.package.json, DIR/connection.yaml (for the SDK), and a home
     /// per node, DIR/<orderer>/ or DIR/<MSPID>/<node>/, holding its
     /// <kind>.yaml, data/, <kind>.log and <kind>.pid. A DIR belongs to one
     /// topology file (its genesis blocks carry the orderers' endpoints).
@@ -219,8 +227,8 @@ fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
         .and_then(contracts::workspace_root)
         .or_else(|| contracts::workspace_root(Path::new(".")));
     let built = contracts::build(&crates, workspace.as_deref(), &dir)?;
-    let (definitions, policies) = contracts::definitions_yaml(&net, &built, &contract_channels)?;
-    write_if_changed(&dir.join("definitions.yaml"), &definitions)?;
+    // Left by versions that took definitions from a file: nothing reads it now.
+    let _ = fs::remove_file(dir.join("definitions.yaml"));
 
     // Nodes, their ports and configs.
     let nodes = state::plan(&net, previous.as_ref().map(|p| &p.nodes[..]).unwrap_or(&[]))?;
@@ -231,10 +239,10 @@ fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
         nodes: nodes.clone(),
     };
     st.save(&dir)?;
-    configs::write_all(&dir, &nodes, &built, &contract_channels)?;
+    configs::write_all(&dir, &nodes)?;
     write_if_changed(
         &dir.join("connection.yaml"),
-        &configs::connection_profile(&net.name, &nodes, &policies),
+        &configs::connection_profile(&net.name, &nodes),
     )?;
 
     // Every port must be free before anything starts: no half-started network.
@@ -259,6 +267,16 @@ fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
             children.insert(n.name.clone(), child);
         }
         wait_ready(&group, &mut children, &dir, timeout)?;
+    }
+
+    // The contracts, through the lifecycle: install, approve, commit.
+    if !built.is_empty() {
+        println!(
+            "deploying {} contract(s) on {} through the chaincode lifecycle",
+            built.len(),
+            contract_channels.join(", ")
+        );
+        deploy::deploy(&dir, &net, &nodes, &contract_channels, &built, timeout)?;
     }
 
     let statuses: Vec<NodeStatus> = nodes

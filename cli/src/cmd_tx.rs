@@ -47,9 +47,9 @@ pub struct InvokeArgs {
     #[arg(long, value_name = "NAME=VALUE")]
     transient: Vec<String>,
     /// Endorse with one endorser of each of these organisations, comma-separated.
-    /// Default: as the chaincode's policy in DIR/connection.yaml requires; for a
-    /// chaincode under the channel's Endorsement policy (none listed there), every
-    /// writing organisation of the channel.
+    /// Default: as the chaincode's committed definition requires (its endorsement
+    /// policy, read from the channel's `_lifecycle`); for a chaincode under a
+    /// channel policy, every writing organisation of the channel.
     #[arg(long, value_name = "A,B", value_delimiter = ',')]
     endorsing_orgs: Option<Vec<String>>,
     /// Print {tx_id, channel, block, index, validation_code, payload} as JSON.
@@ -123,12 +123,7 @@ async fn invoke(a: InvokeArgs) -> anyhow::Result<ExitCode> {
     let transient = parse_transient(&a.transient)?;
     let s = Session::open(&a.client)?;
     let mut contract = s.network().contract(&a.chaincode);
-    let orgs = match a.endorsing_orgs {
-        Some(orgs) => Some(orgs),
-        None if !s.profile.policies.contains_key(&a.chaincode) => Some(s.writer_orgs()),
-        None => None,
-    };
-    if let Some(orgs) = orgs {
+    if let Some(orgs) = a.endorsing_orgs {
         let can = s.writer_orgs();
         if let Some(bad) = orgs.iter().find(|o| !can.contains(o)) {
             return Err(fail(

@@ -16,6 +16,7 @@ mod cmd_crypto;
 mod cmd_demo;
 mod cmd_identity;
 mod cmd_ledger;
+mod cmd_lifecycle;
 mod cmd_network;
 mod cmd_policy;
 mod cmd_tx;
@@ -53,7 +54,8 @@ enum Command {
     /// Inspect and verify a channel's ledger (block files) offline.
     #[command(subcommand)]
     Ledger(cmd_ledger::LedgerCommand),
-    /// Build, test-run and scaffold chaincode (Rust contracts compiled to wasm).
+    /// Build, test-run and scaffold chaincode (Rust contracts compiled to wasm),
+    /// and deploy it through the lifecycle: package, install, approve, commit.
     #[command(subcommand)]
     Chaincode(cmd_chaincode::ChaincodeCommand),
     /// Run a local network: `up` starts every node of a topology, `down` stops

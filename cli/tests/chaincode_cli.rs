@@ -192,3 +192,89 @@ fn new_contract_outside_the_checkout_builds_to_wasm() {
     let out = cellchain(&["chaincode", "new", "Bad Name", "--dir", s(dir.path())]);
     assert_eq!(code(&out), 2, "{}", text(&out));
 }
+
+#[test]
+fn package_writes_a_package_of_the_built_module_and_prints_its_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("ks.json");
+    let dir = workspace_crate("chaincode/test-contracts/kitchen-sink");
+    let out = cellchain(&[
+        "chaincode",
+        "package",
+        s(&dir),
+        "--label",
+        "ks_1",
+        "--output",
+        s(&file),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let wasm = fs::read(kitchen()).unwrap();
+    let digest = cellchain_core::bytes::sha256(&wasm);
+    assert_eq!(stdout(&out).trim(), format!("ks_1:{}", digest.to_hex()));
+    let pkg = cellchain_core::lifecycle::ChaincodePackage::from_bytes(&fs::read(&file).unwrap())
+        .expect("a valid package");
+    assert_eq!(pkg.label, "ks_1");
+    assert_eq!(pkg.contract, "test-kitchen-sink");
+    assert_eq!(pkg.contract_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(pkg.wasm_sha256, digest);
+    assert_eq!(pkg.wasm.0, wasm);
+
+    // A bad label: one error line and a hint, nothing written.
+    let bad = tmp.path().join("bad.json");
+    let out = cellchain(&[
+        "chaincode",
+        "package",
+        s(&dir),
+        "--label",
+        "no spaces",
+        "--output",
+        s(&bad),
+    ]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("label"), "{}", text(&out));
+    assert!(!bad.exists());
+}
+
+#[test]
+fn approve_with_an_unparseable_policy_is_a_one_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hash = "0".repeat(64);
+    let out = cellchain(&[
+        "chaincode",
+        "approve",
+        "--name",
+        "patient-batch",
+        "--version",
+        "1.1",
+        "--wasm-hash",
+        &hash,
+        "--policy",
+        "AND('Org1MSP.peer',",
+        "--dir",
+        s(tmp.path()),
+    ]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "an error line and a hint: {}", text(&out));
+    assert!(
+        lines[0].starts_with("error: --policy") && lines[0].contains("not a signature policy"),
+        "{err}"
+    );
+    assert!(lines[1].starts_with("hint: "), "{err}");
+    // Checked before the network is looked for (there is none in this dir).
+    assert!(!err.contains("connection.yaml"), "{err}");
+
+    // Neither --package nor --wasm-hash: clap refuses it.
+    let out = cellchain(&[
+        "chaincode",
+        "approve",
+        "--name",
+        "cc",
+        "--version",
+        "1",
+        "--dir",
+        s(tmp.path()),
+    ]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+}

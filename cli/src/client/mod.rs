@@ -86,9 +86,13 @@ pub fn sdk(doing: &str, e: SdkError, dir: &Path) -> anyhow::Error {
         SdkError::Chaincode { .. } => "the contract refused the call or failed: check the function name and its \
              arguments (each a JSON value, e.g. '\"k\"' for a string)".into(),
         SdkError::Rejected { status: 403, .. } => "the identity is not allowed there: check --user and --channel".into(),
-        SdkError::Rejected { kind, .. } if matches!(kind.as_str(), "chaincode_not_installed" | "chaincode_not_defined" | "unknown_chaincode") => {
-            format!("the chaincodes deployed are the --contracts of `cellchain network up`; see {d}/definitions.yaml")
-        }
+        SdkError::Rejected { kind, .. } if kind == "chaincode_not_installed" => format!(
+            "each organisation's admin installs the package on its endorsers: \
+             `cellchain chaincode install PACKAGE_FILE --dir {d} --user MSP/admin`"
+        ),
+        SdkError::Rejected { kind, .. } if matches!(kind.as_str(), "chaincode_not_defined" | "unknown_chaincode") => format!(
+            "`cellchain chaincode query-committed --dir {d}` lists the chaincodes defined on the channel"
+        ),
         SdkError::Rejected { kind, .. } if kind == "unknown_channel" => "pick a channel the node serves with --channel".into(),
         SdkError::Rejected { .. } | SdkError::BadAnswer { .. } => format!(
             "see the node's log under {d} (`cellchain network status --dir {d}` lists the nodes)"
@@ -107,9 +111,16 @@ pub fn sdk(doing: &str, e: SdkError, dir: &Path) -> anyhow::Error {
         ),
         SdkError::Events { .. } => "check the checkpoint file and the committers".into(),
         SdkError::Sign { .. } => "check the user's key".into(),
+        SdkError::NotReady(_) => NOT_READY_HINT.into(),
     };
     fail(format!("{doing}: {e}"), hint)
 }
+
+/// The hint of a commit refused because the approvals do not satisfy the
+/// channel's `LifecycleEndorsement` policy.
+pub const NOT_READY_HINT: &str =
+    "each organisation's admin runs `cellchain chaincode approve` with \
+     the same definition (`cellchain chaincode check-commit-readiness` shows who approved what)";
 
 /// Prints an error as `error: ...` (causes joined on the same line) and its
 /// hint, and returns exit code 1.
@@ -163,6 +174,12 @@ pub struct Session {
 impl Session {
     /// Loads the network of `args.dir`, the user and the channel.
     pub fn open(args: &ClientArgs) -> anyhow::Result<Session> {
+        Self::open_as(args, Role::Client)
+    }
+
+    /// As [`Session::open`]; without `--user`, the first user with role `role`
+    /// of the first writing organisation of the channel.
+    pub fn open_as(args: &ClientArgs, role: Role) -> anyhow::Result<Session> {
         let dir = args.dir.clone();
         let d = dir.display();
         let profile_path = dir.join("connection.yaml");
@@ -198,11 +215,12 @@ impl Session {
         };
         let user = match &args.user {
             Some(u) => u.clone(),
-            None => default_user(topology.as_ref(), &channel).ok_or_else(|| {
+            None => default_user(topology.as_ref(), &channel, role).ok_or_else(|| {
                 fail(
                     format!(
                         "no default user: the topology of the network in {d} has no user with \
-                         role client in a writing organisation of channel {channel}"
+                         role {} in a writing organisation of channel {channel}",
+                        role.as_str()
                     ),
                     format!(
                         "give one with --user MSP/USER (the users are the directories \
@@ -238,8 +256,7 @@ impl Session {
     }
 
     /// The writing organisations of the channel that have endorsers in the
-    /// profile (the endorsers asked when the profile has no policy for a
-    /// chaincode: they satisfy the channel's `MAJORITY Endorsement`).
+    /// profile (those `--endorsing-orgs` may name).
     pub fn writer_orgs(&self) -> Vec<String> {
         let member = |msp: &str| match &self.topology {
             Some(t) => {
@@ -531,22 +548,22 @@ fn default_channel(topology: Option<&NetworkConfig>, state: Option<&State>) -> O
         .cloned()
 }
 
-/// `MSP/USER` of the first client user of the first writing organisation of
-/// `channel` (topology order).
-fn default_user(topology: Option<&NetworkConfig>, channel: &str) -> Option<String> {
+/// `MSP/USER` of the first user with role `role` of the first writing
+/// organisation of `channel` (topology order).
+fn default_user(topology: Option<&NetworkConfig>, channel: &str, role: Role) -> Option<String> {
     let t = topology?;
     let members = t.channel(channel).map(|c| &c.organizations);
     t.organizations
         .iter()
         .filter(|o| !o.read_only && members.is_none_or(|m| m.contains(&o.msp_id)))
         .find_map(|o| {
-            let u = o.users.iter().find(|u| u.role == Role::Client)?;
+            let u = o.users.iter().find(|u| u.role == role)?;
             Some(format!("{}/{}", o.msp_id, u.name))
         })
 }
 
 /// The identity `MSP/USER` from DIR/crypto/<MSP>/users/<USER>/.
-fn load_identity(dir: &Path, user: &str) -> anyhow::Result<Identity> {
+pub fn load_identity(dir: &Path, user: &str) -> anyhow::Result<Identity> {
     let Some((msp, name)) = user.split_once('/').filter(|(m, u)| {
         !m.is_empty() && !u.is_empty() && !u.contains('/') && *m != ".." && *u != ".."
     }) else {

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::contracts::Contract;
 use super::state::{Kind, Node};
 
 /// `../` once per component of the node's home below DIR.
@@ -31,15 +30,10 @@ fn blocks(node: &Node, up: &str) -> String {
     format!("[{}]", list.join(", "))
 }
 
-/// The config text of `node`, given every node of the network and the
-/// contracts to run on `contract_channels`.
-pub fn node_config(
-    node: &Node,
-    all: &[Node],
-    contracts: &[Contract],
-    contract_channels: &[String],
-    dir: &Path,
-) -> String {
+/// The config text of `node`, given every node of the network. Chaincode
+/// definitions come from the ledger and modules are installed through the
+/// lifecycle, so no config names either.
+pub fn node_config(node: &Node, all: &[Node]) -> String {
     let up = up_to_dir(node);
     let mut y = String::new();
     let crypto = format!("{up}crypto/{}/nodes/{}", node.org, node.identity);
@@ -57,7 +51,6 @@ pub fn node_config(
     match node.kind {
         Kind::Orderer => {}
         Kind::Committer => {
-            let _ = writeln!(y, "definitions: {}", q(&format!("{up}definitions.yaml")));
             // Our organisation's endorsers first, then those of organisations
             // sharing a channel with us.
             let mut sources: Vec<&Node> = all
@@ -73,60 +66,24 @@ pub fn node_config(
             let _ = writeln!(y, "private_data_sources: [{}]", list.join(", "));
         }
         Kind::Endorser => {
-            let _ = writeln!(y, "definitions: {}", q(&format!("{up}definitions.yaml")));
             let committer = all
                 .iter()
                 .find(|n| n.kind == Kind::Committer && n.org == node.org)
                 .expect("state::plan checked every endorser has a committer");
             let _ = writeln!(y, "committer: {}", q(&committer.address()));
-            let _ = writeln!(y, "chaincodes:");
-            let mut any = false;
-            for ch in contract_channels
-                .iter()
-                .filter(|c| node.channels.contains(c))
-            {
-                for c in contracts {
-                    let wasm = relative_to(&c.wasm, dir, &up);
-                    let _ = writeln!(
-                        y,
-                        "  - {{ channel: {}, name: {}, wasm: {} }}",
-                        q(ch),
-                        q(&c.name),
-                        q(&wasm)
-                    );
-                    any = true;
-                }
-            }
-            if !any {
-                y.truncate(y.len() - "chaincodes:\n".len());
-                let _ = writeln!(y, "chaincodes: []");
-            }
         }
     }
     y
 }
 
-/// `path` (under `dir`) as seen from a node home `up` levels below `dir`.
-fn relative_to(path: &Path, dir: &Path, up: &str) -> String {
-    match path.strip_prefix(dir) {
-        Ok(rel) => format!("{up}{}", rel.display()),
-        Err(_) => path.display().to_string(),
-    }
-}
-
 /// Writes every node's config (creating its home); returns the paths.
-pub fn write_all(
-    dir: &Path,
-    nodes: &[Node],
-    contracts: &[Contract],
-    contract_channels: &[String],
-) -> anyhow::Result<Vec<PathBuf>> {
+pub fn write_all(dir: &Path, nodes: &[Node]) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for n in nodes {
         let home = n.home(dir);
         fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
         let path = n.config(dir);
-        let text = node_config(n, nodes, contracts, contract_channels, dir);
+        let text = node_config(n, nodes);
         if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
             fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         }
@@ -136,8 +93,9 @@ pub fn write_all(
 }
 
 /// The connection profile (`sdk/src/profile.rs`): endorsers and committers per
-/// organisation, the orderers, and the endorsement policy of each chaincode.
-pub fn connection_profile(name: &str, nodes: &[Node], policies: &[(String, String)]) -> String {
+/// organisation and the orderers. Chaincode endorsement policies are not in it:
+/// the SDK reads them from the ledger (`_lifecycle`).
+pub fn connection_profile(name: &str, nodes: &[Node]) -> String {
     let mut y = String::new();
     let _ = writeln!(
         y,
@@ -171,13 +129,5 @@ pub fn connection_profile(name: &str, nodes: &[Node], policies: &[(String, Strin
         .map(|n| q(&n.address()))
         .collect();
     let _ = writeln!(y, "orderers: [{}]", orderers.join(", "));
-    if policies.is_empty() {
-        let _ = writeln!(y, "policies: {{}}");
-    } else {
-        let _ = writeln!(y, "policies:");
-        for (cc, p) in policies {
-            let _ = writeln!(y, "  {}: {}", q(cc), q(p));
-        }
-    }
     y
 }

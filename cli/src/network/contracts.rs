@@ -1,13 +1,14 @@
-//! The contracts a network runs: built to wasm, copied to `DIR/chaincode`, and
-//! defined in `DIR/definitions.yaml` (the format of
-//! `cellchain_validation::parse_definitions`).
+//! The contracts a network runs: built to wasm, packaged to
+//! `DIR/chaincode/<name>.package.json` (a [`ChaincodePackage`]), and the
+//! definition each gets on a channel (deployed through the lifecycle by
+//! [`super::deploy`]).
 //!
 //! By default the three therapy contracts (`chaincode/contracts/patient-batch`,
 //! `release`, `data-sharing`) are deployed on the first channel of the topology
 //! (the consortium channel, `atmp` in `channel-configs/atmp-network.yaml`). The
-//! chaincode name is the crate's package name; every definition has version
-//! `1.0` and sequence 1. Endorsement policies, over the channel's writing
-//! (not read-only) members:
+//! chaincode name is the crate's package name, the definition's version the
+//! crate's version, and its package label `NAME_VERSION`. Endorsement policies,
+//! over the channel's writing (not read-only) members:
 //!
 //! - `patient-batch`: `OutOf(2, <each writer>.peer)`: a custody or identity event
 //!   is attested by two organisations, never one alone;
@@ -23,13 +24,13 @@
 //!
 //! With a single writing member, `OutOf(2, ...)` becomes `OR(...)`.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use anyhow::{bail, Context};
-use cellchain_core::config::NetworkConfig;
-use serde::Serialize;
+use cellchain_core::lifecycle::{ChaincodePackage, CollectionConfig, EndorsementPolicy};
+use cellchain_core::policy::SignaturePolicy;
 
 /// The contracts deployed when `--contracts` is not given, relative to the
 /// workspace root.
@@ -39,13 +40,17 @@ pub const DEFAULT_CONTRACTS: [&str; 3] = [
     "chaincode/contracts/data-sharing",
 ];
 
-/// A contract ready to install.
+/// A contract built and packaged, ready to install.
 #[derive(Debug, Clone)]
 pub struct Contract {
-    /// The chaincode name (the package name).
+    /// The chaincode name (the crate's package name).
     pub name: String,
-    /// `DIR/chaincode/<name>.wasm`.
-    pub wasm: PathBuf,
+    /// The crate's version: the definition's version.
+    pub version: String,
+    /// The package (label `NAME_VERSION`).
+    pub package: ChaincodePackage,
+    /// The package file's bytes (`DIR/chaincode/<name>.package.json`), as installed.
+    pub package_bytes: Vec<u8>,
 }
 
 /// The Cargo workspace root: the first ancestor of `start` whose Cargo.toml has
@@ -58,8 +63,66 @@ pub fn workspace_root(start: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// Builds each contract crate (cargo rebuilds only what changed) and copies its
-/// module to `DIR/chaincode/<name>.wasm` when it differs.
+/// The package name and version of the crate in `crate_dir` (`cargo metadata`,
+/// so that `version.workspace = true` is resolved).
+pub fn crate_name_version(crate_dir: &Path) -> anyhow::Result<(String, String)> {
+    let manifest = crate_dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        bail!(
+            "no Cargo.toml in {}: give the directory of a contract crate",
+            crate_dir.display()
+        );
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .output()
+        .context("could not run cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed for {}: {}",
+            manifest.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("cargo metadata printed no JSON")?;
+    let manifest_abs = fs::canonicalize(&manifest)?;
+    let package = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["manifest_path"].as_str().map(Path::new) == Some(manifest_abs.as_path()))
+        .with_context(|| format!("{} is not a package of its workspace", manifest.display()))?;
+    let name = package["name"].as_str().unwrap_or_default().to_string();
+    let version = package["version"].as_str().unwrap_or_default().to_string();
+    Ok((name, version))
+}
+
+/// The default package label of a crate: `NAME_VERSION`.
+pub fn default_label(name: &str, version: &str) -> String {
+    format!("{name}_{version}")
+}
+
+/// Builds the contract crate in `crate_dir` and packages its module.
+pub fn package(crate_dir: &Path, label: Option<&str>) -> anyhow::Result<ChaincodePackage> {
+    let built = cellchain_chaincode_build::build_contract(crate_dir)
+        .with_context(|| format!("building contract {}", crate_dir.display()))?;
+    let (_, version) = crate_name_version(crate_dir)?;
+    let label = label.map_or_else(|| default_label(&built.package, &version), String::from);
+    ChaincodePackage::new(label, &built.package, &version, built.wasm)
+        .map_err(|e| anyhow::anyhow!("cannot package {}: {e}", built.package))
+}
+
+/// Builds each contract crate (cargo rebuilds only what changed), packages it
+/// and writes `DIR/chaincode/<name>.package.json` when it differs.
 pub fn build(
     crates: &[String],
     workspace: Option<&Path>,
@@ -82,93 +145,33 @@ pub fn build(
             }
         };
         eprint!("building contract {c} ... ");
-        let built = cellchain_chaincode_build::build_contract(&crate_dir)
-            .with_context(|| format!("building contract {}", crate_dir.display()))?;
-        let wasm = out_dir.join(format!("{}.wasm", built.package));
-        if fs::read(&wasm).ok().as_deref() != Some(&built.wasm[..]) {
-            fs::write(&wasm, &built.wasm)
-                .with_context(|| format!("cannot write {}", wasm.display()))?;
+        let package = package(&crate_dir, None)?;
+        let name = package.contract.clone();
+        let file = out_dir.join(format!("{name}.package.json"));
+        let bytes = package.to_bytes();
+        if fs::read(&file).ok().as_deref() != Some(&bytes[..]) {
+            fs::write(&file, &bytes).with_context(|| format!("cannot write {}", file.display()))?;
         }
-        eprintln!("{} (sha256 {})", wasm.display(), built.sha256.to_hex());
-        if out.iter().any(|o: &Contract| o.name == built.package) {
-            bail!("contract {} is listed twice", built.package);
+        eprintln!("{} (package {})", file.display(), package.package_id());
+        if out.iter().any(|o: &Contract| o.name == name) {
+            bail!("contract {name} is listed twice");
         }
         out.push(Contract {
-            name: built.package,
-            wasm,
+            name,
+            version: package.contract_version.clone(),
+            package,
+            package_bytes: bytes,
         });
     }
     Ok(out)
 }
 
-#[derive(Serialize)]
-struct DefinitionsFile {
-    channels: BTreeMap<String, Vec<Definition>>,
-}
-
-#[derive(Serialize)]
-struct Definition {
-    name: String,
-    version: String,
-    sequence: u64,
-    endorsement_policy: BTreeMap<&'static str, String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    collections: Vec<Collection>,
-}
-
-#[derive(Serialize)]
-struct Collection {
-    name: String,
-    member_orgs: Vec<String>,
-    required_peer_count: u32,
-    block_to_live: u64,
-}
-
-/// The definitions file text for `contracts` on `channels`, and the signature
-/// policy of each contract on the first of them (for the connection profile;
-/// contracts under a channel policy are left out).
-pub fn definitions_yaml(
-    net: &NetworkConfig,
-    contracts: &[Contract],
-    channels: &[String],
-) -> anyhow::Result<(String, Vec<(String, String)>)> {
-    let mut policies = Vec::new();
-    let mut file = DefinitionsFile {
-        channels: BTreeMap::new(),
-    };
-    for ch in channels {
-        let Some(def) = net.channel(ch) else {
-            bail!("channel {ch} is not in the topology");
-        };
-        let writers: Vec<String> = def
-            .organizations
-            .iter()
-            .filter(|o| net.organization(o).is_some_and(|o| !o.read_only))
-            .cloned()
-            .collect();
-        let defs: Vec<Definition> = contracts
-            .iter()
-            .map(|c| definition(&c.name, &writers))
-            .collect();
-        if policies.is_empty() {
-            policies = defs
-                .iter()
-                .filter_map(|d| {
-                    let p = d.endorsement_policy.get("signature")?;
-                    Some((d.name.clone(), p.clone()))
-                })
-                .collect();
-        }
-        file.channels.insert(ch.clone(), defs);
-    }
-    let header = "# Written by `cellchain network up` on every start; edits are overwritten.\n";
-    Ok((
-        format!("{header}{}", serde_yaml::to_string(&file)?),
-        policies,
-    ))
-}
-
-fn definition(name: &str, writers: &[String]) -> Definition {
+/// The endorsement policy and collections of contract `name` on a channel
+/// whose writing members are `writers` (rules in the module documentation).
+pub fn definition_policy(
+    name: &str,
+    writers: &[String],
+) -> anyhow::Result<(EndorsementPolicy, Vec<CollectionConfig>)> {
     let peers = |orgs: &[String]| {
         orgs.iter()
             .map(|o| format!("'{o}.peer'"))
@@ -182,48 +185,42 @@ fn definition(name: &str, writers: &[String]) -> Definition {
             format!("OR({})", peers(writers))
         }
     };
-    let signature = |p: String| BTreeMap::from([("signature", p)]);
-    let (policy, collections) = match name {
-        _ if writers.is_empty() => (
-            BTreeMap::from([("channel", "Endorsement".to_string())]),
-            vec![],
-        ),
-        "patient-batch" => (signature(two_of_writers()), vec![]),
+    let channel = || EndorsementPolicy::Channel("Endorsement".into());
+    let signature = |p: String| -> anyhow::Result<EndorsementPolicy> {
+        let parsed = SignaturePolicy::parse(&p)
+            .map_err(|e| anyhow::anyhow!("policy {p} of contract {name}: {e}"))?;
+        Ok(EndorsementPolicy::Signature(parsed))
+    };
+    Ok(match name {
+        _ if writers.is_empty() => (channel(), vec![]),
+        "patient-batch" => (signature(two_of_writers())?, vec![]),
         "release" => {
             let both = ["CdmoMSP", "SponsorMSP"];
             if both.iter().all(|m| writers.iter().any(|w| w == m)) {
                 (
-                    signature("AND('CdmoMSP.peer', 'SponsorMSP.peer')".into()),
+                    signature("AND('CdmoMSP.peer', 'SponsorMSP.peer')".into())?,
                     vec![],
                 )
             } else {
-                (signature(two_of_writers()), vec![])
+                (signature(two_of_writers())?, vec![])
             }
         }
         "data-sharing" => (
-            signature(two_of_writers()),
+            signature(two_of_writers())?,
             sites(writers)
                 .into_iter()
-                .map(|w| Collection {
+                .map(|w| CollectionConfig {
                     name: format!("patient-links-{w}"),
                     member_orgs: vec![w.clone()],
                     required_peer_count: 0,
                     block_to_live: 0,
+                    member_only_read: true,
+                    member_only_write: true,
                 })
                 .collect(),
         ),
-        _ => (
-            BTreeMap::from([("channel", "Endorsement".to_string())]),
-            vec![],
-        ),
-    };
-    Definition {
-        name: name.to_string(),
-        version: "1.0".into(),
-        sequence: 1,
-        endorsement_policy: policy,
-        collections,
-    }
+        _ => (channel(), vec![]),
+    })
 }
 
 /// The treating sites among `writers`: those named like a hospital, else all.
@@ -242,7 +239,6 @@ fn sites(writers: &[String]) -> Vec<&String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cellchain_core::policy::SignaturePolicy;
 
     #[test]
     fn therapy_policies_parse_and_collections_are_per_writer() {
@@ -250,27 +246,34 @@ mod tests {
             .map(String::from)
             .to_vec();
         for name in ["patient-batch", "release", "data-sharing"] {
-            let d = definition(name, &writers);
-            let p = &d.endorsement_policy["signature"];
-            SignaturePolicy::parse(p).unwrap_or_else(|e| panic!("{name}: {p}: {e}"));
+            let (p, _) = definition_policy(name, &writers).unwrap();
+            assert!(matches!(p, EndorsementPolicy::Signature(_)), "{name}");
         }
+        let (release, _) = definition_policy("release", &writers).unwrap();
         assert_eq!(
-            definition("release", &writers).endorsement_policy["signature"],
-            "AND('CdmoMSP.peer', 'SponsorMSP.peer')"
+            release,
+            EndorsementPolicy::Signature(
+                SignaturePolicy::parse("AND('CdmoMSP.peer', 'SponsorMSP.peer')").unwrap()
+            )
         );
-        let ds = definition("data-sharing", &writers);
-        assert_eq!(ds.collections.len(), 2);
-        assert_eq!(ds.collections[1].name, "patient-links-HospitalBMSP");
-        assert_eq!(ds.collections[0].name, "patient-links-HospitalAMSP");
-        assert_eq!(ds.collections[0].member_orgs, ["HospitalAMSP"]);
-        let other = definition("test-kitchen-sink", &writers);
-        assert_eq!(other.endorsement_policy["channel"], "Endorsement");
+        let (_, colls) = definition_policy("data-sharing", &writers).unwrap();
+        assert_eq!(colls.len(), 2);
+        assert_eq!(colls[0].name, "patient-links-HospitalAMSP");
+        assert_eq!(colls[1].name, "patient-links-HospitalBMSP");
+        assert_eq!(colls[0].member_orgs, ["HospitalAMSP"]);
+        let (other, _) = definition_policy("test-kitchen-sink", &writers).unwrap();
+        assert_eq!(other, EndorsementPolicy::Channel("Endorsement".into()));
         let plain = ["Org1MSP".to_string(), "Org2MSP".to_string()];
-        assert_eq!(definition("data-sharing", &plain).collections.len(), 2);
-        let one = definition("patient-batch", &writers[..1]);
         assert_eq!(
-            one.endorsement_policy["signature"],
-            "OR('HospitalAMSP.peer')"
+            definition_policy("data-sharing", &plain).unwrap().1.len(),
+            2
+        );
+        let (one, _) = definition_policy("patient-batch", &writers[..1]).unwrap();
+        assert_eq!(
+            one,
+            EndorsementPolicy::Signature(
+                SignaturePolicy::parse("OR('HospitalAMSP.peer')").unwrap()
+            )
         );
     }
 }

@@ -5,7 +5,9 @@
 //! `channel-configs/atmp-network.yaml`) into running processes: every orderer of
 //! the topology on its own port (the consenters' endpoints are baked into the
 //! genesis blocks), and a committer and endorser process for every node an
-//! organisation lists, on loopback ports chosen once and remembered.
+//! organisation lists, on loopback ports chosen once and remembered. Once every
+//! node is healthy it deploys the contracts through the chaincode lifecycle
+//! ([`deploy`]): install, approve by every writing organisation, commit.
 //!
 //! # The layout of DIR (default `.cellchain`)
 //!
@@ -14,8 +16,8 @@
 //!                                    with its kind, organisation, port and home
 //! DIR/crypto/<MSPID>/...             CAs and identities (cellchain crypto generate)
 //! DIR/<channel>.block                genesis block of each channel
-//! DIR/definitions.yaml               chaincode definitions (committers, endorsers)
-//! DIR/chaincode/<name>.wasm          the built contracts the endorsers run
+//! DIR/chaincode/<name>.package.json the built contracts' packages (installed on
+//!                                    every endorser through the lifecycle)
 //! DIR/connection.yaml                connection profile for the SDK: endorsers,
 //!                                    committers and orderers per organisation
 //! DIR/<orderer>/orderer.yaml         an orderer's config, with
@@ -33,7 +35,8 @@
 //! # Modules
 //!
 //! - [`state`]: the nodes of a topology and `network.json`;
-//! - [`contracts`]: building the contracts and the definitions file;
+//! - [`contracts`]: building and packaging the contracts, and their policies;
+//! - [`deploy`]: install, approve, commit through the lifecycle (SDK);
 //! - [`configs`]: the node config files and the connection profile;
 //! - [`process`]: starting detached nodes, pid files, signals;
 //! - [`http`]: a small blocking HTTP/1.1 GET client;
@@ -41,6 +44,7 @@
 
 pub mod configs;
 pub mod contracts;
+pub mod deploy;
 pub mod http;
 pub mod probe;
 pub mod process;
