@@ -58,6 +58,10 @@ impl DefinitionSet {
 /// definition, so a cache must be refreshed.
 pub fn touches_definitions<'a>(writes: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
     writes.into_iter().any(|(ns, key)| {
-        ns == LIFECYCLE && matches!(LifecycleKey::parse(key), Some(LifecycleKey::Definition { .. }))
+        ns == LIFECYCLE
+            && matches!(
+                LifecycleKey::parse(key),
+                Some(LifecycleKey::Definition { .. })
+            )
     })
 }

@@ -183,7 +183,9 @@ fn check_endorser_tx(
         if ns.namespace != namespace {
             return Ok(Err(Code::IllegalWriteset));
         }
-        if namespace == LIFECYCLE && !lifecycle_writes_allowed(ns, &header.creator.msp_id, creator_role) {
+        if namespace == LIFECYCLE
+            && !lifecycle_writes_allowed(ns, &header.creator.msp_id, creator_role)
+        {
             return Ok(Err(Code::IllegalWriteset));
         }
         for c in ns

@@ -51,7 +51,10 @@ type TestMemberRef = cellchain_core::testing::TestMember;
 #[test]
 fn an_admin_approves_for_its_own_organisation_with_its_own_peer() {
     let net = Net::new();
-    let approve = lifecycle_write(&approval_key("cc", "Org1MSP"), encode_definition(&def("cc")));
+    let approve = lifecycle_write(
+        &approval_key("cc", "Org1MSP"),
+        encode_definition(&def("cc")),
+    );
     assert_eq!(
         lifecycle_code(&net, approve.clone(), &net.admin1, &[&net.peer1]),
         Code::Valid
@@ -92,7 +95,10 @@ fn only_well_formed_definitions_may_be_written_in_the_lifecycle_namespace() {
     let net = Net::new();
     let both = [&net.peer1, &net.peer2];
     let cases: Vec<(&str, TxRwSet)> = vec![
-        ("garbage value", lifecycle_write(&definition_key("cc"), b"{".to_vec())),
+        (
+            "garbage value",
+            lifecycle_write(&definition_key("cc"), b"{".to_vec()),
+        ),
         (
             "definition of another chaincode",
             lifecycle_write(&definition_key("cc"), encode_definition(&def("other"))),
@@ -112,7 +118,8 @@ fn only_well_formed_definitions_may_be_written_in_the_lifecycle_namespace() {
         }),
         ("metadata", {
             let mut n = ns(LIFECYCLE);
-            n.metadata_writes.push(set_policy(&definition_key("cc"), "'Org1MSP.peer'"));
+            n.metadata_writes
+                .push(set_policy(&definition_key("cc"), "'Org1MSP.peer'"));
             rwset(vec![n])
         }),
     ];

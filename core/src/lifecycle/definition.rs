@@ -93,4 +93,3 @@ pub struct CollectionConfig {
 fn yes() -> bool {
     true
 }
-

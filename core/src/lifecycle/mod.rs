@@ -196,10 +196,7 @@ pub fn check_definition(
     match &def.endorsement_policy {
         EndorsementPolicy::Signature(p) => {
             if let Err(e) = p.check_organizations(|org| channel.organization(org).is_some()) {
-                return invalid(format!(
-                    "chaincode {} endorsement policy: {e}",
-                    def.name
-                ));
+                return invalid(format!("chaincode {} endorsement policy: {e}", def.name));
             }
         }
         EndorsementPolicy::Channel(name) => {
@@ -225,7 +222,11 @@ pub fn check_definition(
                 def.name, c.name
             ));
         }
-        if let Some(org) = c.member_orgs.iter().find(|o| channel.organization(o).is_none()) {
+        if let Some(org) = c
+            .member_orgs
+            .iter()
+            .find(|o| channel.organization(o).is_none())
+        {
             return invalid(format!(
                 "chaincode {} collection {} names {org}, which is not a member of channel {}",
                 def.name, c.name, channel.channel_id
@@ -253,9 +254,21 @@ pub fn differences(approved: &ChaincodeDefinition, proposed: &ChaincodeDefinitio
             out.push(format!("{name}: approved {a}, proposed {p}"));
         }
     };
-    field("sequence", approved.sequence.to_string(), proposed.sequence.to_string());
-    field("version", approved.version.clone(), proposed.version.clone());
-    field("wasm_hash", approved.wasm_hash.to_hex(), proposed.wasm_hash.to_hex());
+    field(
+        "sequence",
+        approved.sequence.to_string(),
+        proposed.sequence.to_string(),
+    );
+    field(
+        "version",
+        approved.version.clone(),
+        proposed.version.clone(),
+    );
+    field(
+        "wasm_hash",
+        approved.wasm_hash.to_hex(),
+        proposed.wasm_hash.to_hex(),
+    );
     field(
         "endorsement_policy",
         policy_text(&approved.endorsement_policy),
@@ -306,7 +319,11 @@ impl std::fmt::Display for Readiness {
             list(&self.approved)
         )?;
         for (org, diffs) in &self.differing {
-            write!(f, "; {org} approved a different definition ({})", diffs.join("; "))?;
+            write!(
+                f,
+                "; {org} approved a different definition ({})",
+                diffs.join("; ")
+            )?;
         }
         if !self.missing.is_empty() {
             write!(f, "; not approved by: {}", list(&self.missing))?;

@@ -80,7 +80,10 @@ fn keys_parse_and_refuse_anything_else() {
     ] {
         assert_eq!(LifecycleKey::parse(bad), None, "{bad}");
     }
-    assert_eq!(key_policy(&approval_key("cc", "HospMSP")).unwrap(), "'HospMSP.peer'");
+    assert_eq!(
+        key_policy(&approval_key("cc", "HospMSP")).unwrap(),
+        "'HospMSP.peer'"
+    );
     assert_eq!(key_policy(&definition_key("cc")), None);
 }
 
@@ -92,14 +95,27 @@ fn a_definition_needs_the_next_sequence_and_known_organisations() {
     assert!(e.to_string().contains("must have sequence 1, not 2"), "{e}");
     check_definition(&ch, Some(&def(1)), &def(2)).unwrap();
     let e = check_definition(&ch, Some(&def(1)), &def(1)).unwrap_err();
-    assert!(matches!(e, LifecycleError::WrongSequence { committed: 1, next: 2, .. }));
+    assert!(matches!(
+        e,
+        LifecycleError::WrongSequence {
+            committed: 1,
+            next: 2,
+            ..
+        }
+    ));
 
     let mut d = def(1);
     d.endorsement_policy = EndorsementPolicy::Signature("'NopeMSP.peer'".parse().unwrap());
-    assert!(check_definition(&ch, None, &d).unwrap_err().to_string().contains("NopeMSP"));
+    assert!(check_definition(&ch, None, &d)
+        .unwrap_err()
+        .to_string()
+        .contains("NopeMSP"));
     let mut d = def(1);
     d.endorsement_policy = EndorsementPolicy::Channel("Nope".into());
-    assert!(check_definition(&ch, None, &d).unwrap_err().to_string().contains("\"Nope\""));
+    assert!(check_definition(&ch, None, &d)
+        .unwrap_err()
+        .to_string()
+        .contains("\"Nope\""));
     let mut d = def(1);
     d.name = "_mine".into();
     assert!(check_definition(&ch, None, &d).is_err());
@@ -112,7 +128,10 @@ fn a_definition_needs_the_next_sequence_and_known_organisations() {
         member_only_read: true,
         member_only_write: true,
     }];
-    assert!(check_definition(&ch, None, &d).unwrap_err().to_string().contains("GhostMSP"));
+    assert!(check_definition(&ch, None, &d)
+        .unwrap_err()
+        .to_string()
+        .contains("GhostMSP"));
     // Collection names may carry MSP ids (upper case), but not spaces or slashes.
     d.collections[0].member_orgs = vec!["HospMSP".into()];
     d.collections[0].name = "patient-links-HospMSP".into();
@@ -132,7 +151,11 @@ fn readiness_counts_matching_approvals_against_majority_and_names_differences() 
     let r = readiness(&ch, &proposed, &approvals);
     assert!(!r.ready, "1 of 3 endorsing organisations is not a majority");
     assert_eq!(r.approved, vec!["HospMSP"]);
-    assert_eq!(r.missing, vec!["CdmoMSP", "SponsorMSP"], "the read-only auditor is not counted");
+    assert_eq!(
+        r.missing,
+        vec!["CdmoMSP", "SponsorMSP"],
+        "the read-only auditor is not counted"
+    );
 
     let mut other = proposed.clone();
     other.version = "1.1".into();
@@ -142,10 +165,16 @@ fn readiness_counts_matching_approvals_against_majority_and_names_differences() 
     assert!(!r.ready);
     let diffs = &r.differing["CdmoMSP"];
     assert_eq!(diffs.len(), 2, "{diffs:?}");
-    assert!(diffs[0].starts_with("version: approved 1.1, proposed 1.0"), "{diffs:?}");
+    assert!(
+        diffs[0].starts_with("version: approved 1.1, proposed 1.0"),
+        "{diffs:?}"
+    );
     assert!(diffs[1].starts_with("wasm_hash: approved "), "{diffs:?}");
     let text = r.to_string();
-    assert!(text.contains("CdmoMSP approved a different definition (version: approved 1.1"), "{text}");
+    assert!(
+        text.contains("CdmoMSP approved a different definition (version: approved 1.1"),
+        "{text}"
+    );
     assert!(text.contains("not approved by: SponsorMSP"), "{text}");
 
     approvals.insert("SponsorMSP".to_string(), proposed.clone());
