@@ -7,8 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod client;
 mod clock;
+mod cmd_bench;
 mod cmd_block;
 mod cmd_chaincode;
 mod cmd_channel;
@@ -78,6 +80,9 @@ enum Command {
     Block(cmd_block::BlockCommand),
     /// Follow a channel's validated blocks, or a chaincode's events.
     Events(cmd_block::EventsArgs),
+    /// Benchmark the network with a workload file (like Hyperledger Caliper):
+    /// throughput, latency, CPU and memory per round; --json, --html reports.
+    Bench(cmd_bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +101,7 @@ fn main() -> ExitCode {
         Command::Tx(c) => cmd_tx::run_tx(c),
         Command::Block(c) => cmd_block::run_block(c),
         Command::Events(a) => cmd_block::run_events(a),
+        Command::Bench(a) => cmd_bench::run(a),
     };
     match result {
         Ok(code) => code,

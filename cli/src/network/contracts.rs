@@ -23,7 +23,14 @@
 //! - any other contract: the channel's `Endorsement` policy.
 //!
 //! With a single writing member, `OutOf(2, ...)` becomes `OR(...)`.
+//!
+//! An explicit policy per contract overrides these rules:
+//! `DIR/chaincode/policies.json`, `{"<name>": "<policy>"}` (written by
+//! `cellchain bench` from its workload's `chaincode.policy`; see
+//! [`set_policy_override`]). A committed definition whose policy differs from
+//! its override is upgraded with the next sequence.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -164,6 +171,62 @@ pub fn build(
         });
     }
     Ok(out)
+}
+
+/// Where the explicit endorsement policies are, relative to DIR.
+pub const POLICIES_FILE: &str = "chaincode/policies.json";
+
+/// The explicit endorsement policies of DIR (contract name -> policy text);
+/// empty when there is no `DIR/chaincode/policies.json`.
+pub fn policy_overrides(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let path = dir.join(POLICIES_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a JSON object of contract name to policy",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Records `policy` as contract `name`'s explicit endorsement policy in DIR
+/// (checked to parse first); the next deploy uses it.
+pub fn set_policy_override(dir: &Path, name: &str, policy: &str) -> anyhow::Result<()> {
+    SignaturePolicy::parse(policy)
+        .map_err(|e| anyhow::anyhow!("policy {policy} of contract {name}: {e}"))?;
+    let mut all = policy_overrides(dir)?;
+    if all.get(name).map(String::as_str) == Some(policy) {
+        return Ok(());
+    }
+    all.insert(name.to_string(), policy.to_string());
+    let path = dir.join(POLICIES_FILE);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    fs::write(&path, serde_json::to_string_pretty(&all)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The policy of contract `name`: its explicit override when `overrides` has
+/// one, else [`definition_policy`]'s; and whether it was overridden.
+pub fn policy_with_override(
+    name: &str,
+    writers: &[String],
+    overrides: &BTreeMap<String, String>,
+) -> anyhow::Result<(EndorsementPolicy, Vec<CollectionConfig>, bool)> {
+    let (policy, collections) = definition_policy(name, writers)?;
+    match overrides.get(name) {
+        Some(p) => {
+            let parsed = SignaturePolicy::parse(p)
+                .map_err(|e| anyhow::anyhow!("policy {p} of contract {name}: {e}"))?;
+            Ok((EndorsementPolicy::Signature(parsed), collections, true))
+        }
+        None => Ok((policy, collections, false)),
+    }
 }
 
 /// The endorsement policy and collections of contract `name` on a channel

@@ -9,8 +9,10 @@
 //! 4. `up` waits until every endorser reports the committed definitions.
 //!
 //! Idempotent: a contract whose committed definition already has the built
-//! module's hash is left as it is (whatever else an admin changed since); one
-//! whose hash differs is upgraded with the next sequence. Approvals already on
+//! module's hash is left as it is (whatever else an admin changed since),
+//! unless it has an explicit policy (`DIR/chaincode/policies.json`) that the
+//! committed one differs from; one whose hash differs is upgraded with the
+//! next sequence. Approvals already on
 //! the ledger are not sent again.
 
 use std::collections::BTreeMap;
@@ -138,11 +140,13 @@ async fn deploy_channel(
         .map(|d| (d.name.clone(), d))
         .collect();
     let endorser_count: usize = orgs.iter().map(|o| o.endorsers.len()).sum();
+    let overrides = contracts::policy_overrides(dir)?;
 
     let mut expected = Vec::new();
     for c in contracts {
         install(&orgs, c, endorser_count).await?;
-        let (policy, collections) = contracts::definition_policy(&c.name, &writers)?;
+        let (policy, collections, explicit) =
+            contracts::policy_with_override(&c.name, &writers, &overrides)?;
         let mut def = ChaincodeDefinition {
             name: c.name.clone(),
             version: c.version.clone(),
@@ -152,24 +156,33 @@ async fn deploy_channel(
             collections,
         };
         if let Some(current) = committed.get(&c.name) {
-            if current.wasm_hash == def.wasm_hash {
+            let policy_differs = explicit && current.endorsement_policy != def.endorsement_policy;
+            if current.wasm_hash == def.wasm_hash && policy_differs {
+                def.sequence = current.sequence + 1;
+                println!(
+                    "  changing the endorsement policy of {} on {ch} to its explicit one (sequence \
+                     {}); next sequence {}",
+                    c.name, current.sequence, def.sequence
+                );
+            } else if current.wasm_hash == def.wasm_hash {
                 println!(
                     "  {} sequence {} is already committed on {ch} with this module",
                     c.name, current.sequence
                 );
                 expected.push(current.clone());
                 continue;
-            }
-            def.sequence = current.sequence + 1;
-            println!(
-                "  upgrading {} on {ch}: the built module {} differs from the committed {} \
+            } else {
+                def.sequence = current.sequence + 1;
+                println!(
+                    "  upgrading {} on {ch}: the built module {} differs from the committed {} \
                  (sequence {}); next sequence {}",
-                c.name,
-                short(&def.wasm_hash.to_hex()),
-                short(&current.wasm_hash.to_hex()),
-                current.sequence,
-                def.sequence
-            );
+                    c.name,
+                    short(&def.wasm_hash.to_hex()),
+                    short(&current.wasm_hash.to_hex()),
+                    current.sequence,
+                    def.sequence
+                );
+            }
         }
         let approved_block = approve(&approvers, ch, &def).await?;
         wait_heights(dir, &orgs, ch, approved_block + 1, timeout).await?;
