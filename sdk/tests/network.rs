@@ -25,22 +25,7 @@ use support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sdk_submits_evaluates_reports_conflicts_and_follows_events() {
     let mut net = Net::new();
-    net.start_orderers();
-    let c1 = net.add_committer("committer1", "Org1MSP", &[CHANNEL], &[]);
-    let c2 = net.add_committer("committer2", "Org2MSP", &[CHANNEL], &[]);
-    net.wait_leader(CHANNEL).await;
-    net.start_committer(c1);
-    net.start_committer(c2);
-    net.wait_committed(c1, CHANNEL, 1).await;
-    let mut endorsers = vec![
-        add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL),
-        add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL),
-    ];
-    for e in &mut endorsers {
-        e.start();
-    }
-    let all: Vec<&Proc> = endorsers.iter().collect();
-    wait_until(&net, &all, CHANNEL, |s| s["height"].as_u64() >= Some(1)).await;
+    let (c1, c2, endorsers) = start_two_orgs(&mut net).await;
     deploy_cc(&net, &endorsers, c1, c2, POLICY).await;
 
     // The client's files and connection profile, as an application has them.
@@ -217,22 +202,8 @@ async fn deploy_cc(net: &Net, endorsers: &[Proc], c1: usize, c2: usize, policy: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sdk_asks_the_further_endorsers_a_key_level_policy_needs() {
     let mut net = Net::new();
-    net.start_orderers();
-    let c1 = net.add_committer("committer1", "Org1MSP", &[CHANNEL], &[]);
-    let c2 = net.add_committer("committer2", "Org2MSP", &[CHANNEL], &[]);
-    net.wait_leader(CHANNEL).await;
-    net.start_committer(c1);
-    net.start_committer(c2);
-    net.wait_committed(c1, CHANNEL, 1).await;
-    let mut endorsers = vec![
-        add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL),
-        add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL),
-    ];
-    for e in &mut endorsers {
-        e.start();
-    }
+    let (c1, c2, endorsers) = start_two_orgs(&mut net).await;
     let all: Vec<&Proc> = endorsers.iter().collect();
-    wait_until(&net, &all, CHANNEL, |s| s["height"].as_u64() >= Some(1)).await;
     deploy_cc(&net, &endorsers, c1, c2, OR_POLICY).await;
 
     let home = net.dir.path().join("app1");

@@ -20,24 +20,8 @@ use support::*;
 async fn a_transaction_flows_from_proposal_through_endorsers_orderers_and_committers_to_the_replicas(
 ) {
     let mut net = Net::new();
-    net.start_orderers();
-    let c1 = net.add_committer("committer1", "Org1MSP", &[CHANNEL], &[]);
-    let c2 = net.add_committer("committer2", "Org2MSP", &[CHANNEL], &[]);
-    net.wait_leader(CHANNEL).await;
-    net.start_committer(c1);
-    net.start_committer(c2);
-    net.wait_committed(c1, CHANNEL, 1).await;
-
-    let mut endorsers = vec![
-        add_endorser(&net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL),
-        add_endorser(&net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL),
-    ];
-    for e in &mut endorsers {
-        e.start();
-    }
+    let (c1, c2, endorsers) = start_two_orgs(&mut net).await;
     let all: Vec<&Proc> = endorsers.iter().collect();
-    // Both replicas have the genesis block.
-    wait_until(&net, &all, CHANNEL, |s| s["height"].as_u64() >= Some(1)).await;
 
     // 0. Chaincode `cc` deployed through the lifecycle, endorsed by both
     //    organisations.

@@ -45,6 +45,30 @@ pub fn kitchen_sink_package() -> Vec<u8> {
         .to_bytes()
 }
 
+/// The usual two-organisation network: three orderers, a committer and an
+/// endorser for each of Org1 and Org2 on `CHANNEL`, started, with both
+/// replicas holding the genesis block. Returns the committers' indices and the
+/// endorsers (Org1's first).
+pub async fn start_two_orgs(net: &mut Net) -> (usize, usize, Vec<Proc>) {
+    net.start_orderers();
+    let c1 = net.add_committer("committer1", "Org1MSP", &[CHANNEL], &[]);
+    let c2 = net.add_committer("committer2", "Org2MSP", &[CHANNEL], &[]);
+    net.wait_leader(CHANNEL).await;
+    net.start_committer(c1);
+    net.start_committer(c2);
+    net.wait_committed(c1, CHANNEL, 1).await;
+    let mut endorsers = vec![
+        add_endorser(net, "endorser1", "Org1MSP", &net.peer1, c1, CHANNEL),
+        add_endorser(net, "endorser2", "Org2MSP", &net.peer2, c2, CHANNEL),
+    ];
+    for e in &mut endorsers {
+        e.start();
+    }
+    let all: Vec<&Proc> = endorsers.iter().collect();
+    wait_until(net, &all, CHANNEL, |s| s["height"].as_u64() >= Some(1)).await;
+    (c1, c2, endorsers)
+}
+
 /// An endorser process of `org` following committer `committer`, serving
 /// `channel`. It has no chaincode until an admin installs one.
 pub fn add_endorser(
